@@ -1,0 +1,210 @@
+"""Prepare loaded data for training: merge duplicates, filter rare users/items until stable, map ids
+to contiguous indices, and align feature tables with those indices.
+
+Every step reports how many rows it removed and why; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from recsys.errors import DataError
+from recsys.interactions import Interactions
+from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
+from recsys.log import plural, say
+from recsys.vocabulary import Vocabulary
+
+
+@dataclass
+class PreparedData:
+    """Indexed interactions, both vocabularies, and feature tables aligned row-for-row with indices."""
+
+    interactions: Interactions
+    user_vocab: Vocabulary
+    item_vocab: Vocabulary
+    user_features: pl.DataFrame | None = None  # row i = features of user index i (nulls where unknown)
+    item_features: pl.DataFrame | None = None
+    report: dict = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_vocab)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_vocab)
+
+
+def factorize(ids: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Dense codes 0..n-1 (int64) in sorted id order, and the sorted unique ids."""
+    codes = ids.rank("dense").to_numpy().astype(np.int64) - 1
+    uniques = ids.unique().sort()
+    return codes, uniques
+
+
+def merge_duplicates(
+    users: np.ndarray, items: np.ndarray, n_items: int, scores: np.ndarray | None,
+    timestamps: np.ndarray | None, policy: str, source: str,
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Resolve repeated (user, item) rows by `policy`.
+
+    Returns (indices of the rows kept, scores for them (merged for 'sum'), number of rows merged away).
+    Only the duplicated rows are sorted, so the common no-duplicate case costs one hash pass.
+    """
+    key = users * np.int64(n_items) + items
+    duplicated = pl.Series(key).is_duplicated().to_numpy()
+    n_rows = len(key)
+    if not duplicated.any():
+        return np.arange(n_rows), scores, 0
+    dup_rows = np.flatnonzero(duplicated)
+    if policy == "error":
+        raise DataError(
+            f"{source}: {len(dup_rows):,} rows repeat a (user, item) pair, e.g. data rows "
+            f"{', '.join(str(r + 1) for r in dup_rows[:5])}. Set duplicate_policy to 'last', 'max' or 'sum' to merge them."
+        )
+    # Order the duplicated rows by key, then by the policy's preference (the kept row sorts last).
+    if policy == "max" and scores is not None:
+        preference = scores[dup_rows]
+    elif timestamps is not None:
+        preference = timestamps[dup_rows]
+    else:
+        preference = dup_rows.astype(np.float64)  # file order
+    order = np.lexsort((dup_rows, preference, key[dup_rows]))
+    sorted_rows = dup_rows[order]
+    sorted_keys = key[sorted_rows]
+    is_last = np.ones(len(sorted_rows), dtype=bool)
+    is_last[:-1] = sorted_keys[1:] != sorted_keys[:-1]
+    keep = np.ones(n_rows, dtype=bool)
+    keep[sorted_rows[~is_last]] = False
+    new_scores = scores
+    if policy == "sum" and scores is not None:
+        group_id = np.cumsum(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) - 1
+        sums = np.bincount(group_id, weights=scores[sorted_rows])
+        new_scores = scores.copy()
+        new_scores[sorted_rows[is_last]] = sums
+    kept = np.flatnonzero(keep)
+    return kept, (None if new_scores is None else new_scores[kept]), int(n_rows - len(kept))
+
+
+def filter_min_counts(
+    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, min_per_user: int, min_per_item: int
+) -> tuple[np.ndarray, int]:
+    """Boolean mask of rows kept after removing rare users and items repeatedly until stable."""
+    keep = np.ones(len(users), dtype=bool)
+    rounds = 0
+    while True:
+        rounds += 1
+        user_counts = np.bincount(users[keep], minlength=n_users)
+        item_counts = np.bincount(items[keep], minlength=n_items)
+        bad_rows = keep & ((user_counts[users] < min_per_user) | (item_counts[items] < min_per_item))
+        if not bad_rows.any():
+            return keep, rounds
+        keep &= ~bad_rows
+
+
+def _reindex(codes: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Map old codes to new contiguous codes among `alive` (a boolean per old code)."""
+    new_code = np.cumsum(alive) - 1
+    return new_code[codes].astype(np.int32)
+
+
+def align_features(features: pl.DataFrame | None, vocab: Vocabulary, kind: str, all_ids: pl.Series) -> tuple[pl.DataFrame | None, dict]:
+    """Features ordered like the vocabulary (nulls for ids without a row); report unknown/missing ids."""
+    if features is None:
+        return None, {}
+    ids = features["id"]
+    if ids.dtype != vocab.ids.dtype:
+        ids = ids.cast(vocab.ids.dtype, strict=False)
+    index = vocab.indices_of(ids)
+    matched = index >= 0
+    if not matched.any():
+        raise DataError(
+            f"{kind} features: none of the {len(index):,} ids match a {kind} id of the interactions "
+            f"(features ids look like {features['id'].head(3).to_list()}, interaction ids like {vocab.ids.head(3).to_list()}). "
+            "Check the id column of the feature table."
+        )
+    in_raw = ids.is_in(all_ids.implode()).to_numpy() if all_ids.dtype == ids.dtype else np.zeros(len(ids), bool)
+    unknown = int((~matched & ~in_raw).sum())  # ids never seen in the interactions
+    filtered = int((~matched & in_raw).sum())  # ids of users/items removed by the filter
+    aligned = (
+        pl.DataFrame({"id": vocab.ids})
+        .join(features.with_columns(ids.alias("id")), on="id", how="left", maintain_order="left")
+        .drop("id")
+    )
+    missing = len(vocab) - int(matched.sum())
+    report = {f"{kind}_feature_rows_unknown_id": unknown, f"{kind}_feature_rows_filtered_id": filtered, f"{kind}s_without_features": missing}
+    if unknown:
+        say(f"  {kind} features: ignored {plural(unknown, 'row')} whose id never occurs in the interactions.")
+    if filtered:
+        say(f"  {kind} features: ignored {plural(filtered, 'row')} of {kind}s removed by the minimum-interaction filter.")
+    if missing:
+        say(f"  {kind} features: {plural(missing, kind)} have no feature row; their features are treated as missing.")
+    return aligned, report
+
+
+def prepare(raw: RawData, config) -> PreparedData:
+    """Merge duplicates, filter by minimum counts (until stable), index, and align features."""
+    frame = raw.interactions
+    n_input = frame.height
+    say(f"Preparing {plural(n_input, 'interaction')} from {raw.source}")
+    user_codes, user_ids = factorize(frame[USER])
+    item_codes, item_ids = factorize(frame[ITEM])
+    scores = frame[SCORE].to_numpy().astype(np.float64) if SCORE in frame.columns else None
+    timestamps = frame[TIMESTAMP].to_numpy().astype(np.float64) if TIMESTAMP in frame.columns else None
+
+    kept, scores, n_merged = merge_duplicates(
+        user_codes, item_codes, len(item_ids), scores, timestamps, config.duplicate_policy, raw.source
+    )
+    if n_merged:
+        user_codes, item_codes = user_codes[kept], item_codes[kept]
+        timestamps = None if timestamps is None else timestamps[kept]
+        say(f"  merged {plural(n_merged, 'duplicate row')} of repeated (user, item) pairs (duplicate_policy={config.duplicate_policy!r}).")
+
+    keep, rounds = filter_min_counts(
+        user_codes, item_codes, len(user_ids), len(item_ids), config.min_interactions_per_user, config.min_interactions_per_item
+    )
+    n_filtered = int((~keep).sum())
+    if not keep.any():
+        raise DataError(
+            f"no interactions survive min_interactions_per_user={config.min_interactions_per_user} and "
+            f"min_interactions_per_item={config.min_interactions_per_item} ({len(user_ids):,} users, {len(item_ids):,} items, "
+            f"{len(user_codes):,} interactions before filtering). Lower the minimums in config.py."
+        )
+    alive_users = np.bincount(user_codes[keep], minlength=len(user_ids)) > 0
+    alive_items = np.bincount(item_codes[keep], minlength=len(item_ids)) > 0
+    if n_filtered:
+        say(
+            f"  removed {plural(n_filtered, 'interaction')} of {plural(int((~alive_users).sum()), 'user')} with fewer than "
+            f"{config.min_interactions_per_user} and {plural(int((~alive_items).sum()), 'item')} with fewer than "
+            f"{config.min_interactions_per_item} interactions ({rounds} filtering rounds until stable)."
+        )
+    user_vocab = Vocabulary(user_ids.filter(pl.Series(alive_users)), "user")
+    item_vocab = Vocabulary(item_ids.filter(pl.Series(alive_items)), "item")
+    interactions = Interactions(
+        users=_reindex(user_codes[keep], alive_users),
+        items=_reindex(item_codes[keep], alive_items),
+        n_users=len(user_vocab),
+        n_items=len(item_vocab),
+        scores=None if scores is None else scores[keep].astype(np.float32),
+        timestamps=None if timestamps is None else timestamps[keep],
+    )
+    user_features, user_report = align_features(raw.user_features, user_vocab, "user", user_ids)
+    item_features, item_report = align_features(raw.item_features, item_vocab, "item", item_ids)
+    report = {
+        "input_interactions": n_input,
+        "duplicates_merged": n_merged,
+        "filtered_interactions": n_filtered,
+        "filter_rounds": rounds,
+        "users_removed": int((~alive_users).sum()),
+        "items_removed": int((~alive_items).sum()),
+        "interactions": len(interactions),
+        "users": len(user_vocab),
+        "items": len(item_vocab),
+        **user_report,
+        **item_report,
+    }
+    say(f"  kept {plural(len(interactions), 'interaction')} of {plural(len(user_vocab), 'user')} on {plural(len(item_vocab), 'item')}.")
+    return PreparedData(interactions, user_vocab, item_vocab, user_features, item_features, report)
