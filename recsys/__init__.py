@@ -1,3 +1,8 @@
-"""recsys: a two-tower recommender on Keras 3 (JAX, TensorFlow or PyTorch)."""
+"""recsys: a two-tower recommender on Keras 3 (JAX by default; TensorFlow or PyTorch via KERAS_BACKEND)."""
+
+import os as _os
+
+# JAX is the default backend; a KERAS_BACKEND set by the user wins. Must happen before keras loads.
+_os.environ.setdefault("KERAS_BACKEND", "jax")
 
 __version__ = "0.1.0"

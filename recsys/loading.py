@@ -44,8 +44,9 @@ class RawData:
 # --------------------------------------------------------------------------------------------
 # files
 # --------------------------------------------------------------------------------------------
-def read_table(path: str | Path, separator: str = ",", what: str = "data") -> pl.DataFrame:
-    """Read a CSV or Parquet file; id-like columns are read as text first (see `_restore_id_type`)."""
+def read_table(path: str | Path, separator: str = ",", what: str = "data", id_columns: tuple = ()) -> pl.DataFrame:
+    """Read a CSV or Parquet file. CSV id columns are read as text, so that '007' stays '007';
+    `_restore_id_type` turns them into integers only where that loses nothing."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{what} file {path} does not exist (check the path in config.py).")
@@ -57,7 +58,9 @@ def read_table(path: str | Path, separator: str = ",", what: str = "data") -> pl
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pl.read_parquet(path)
         else:
-            frame = pl.read_csv(path, separator=separator, infer_schema_length=10_000, try_parse_dates=False)
+            header = pl.read_csv(path, separator=separator, n_rows=0).columns
+            overrides = {c: pl.String for c in id_columns if c in header}
+            frame = pl.read_csv(path, separator=separator, infer_schema_length=10_000, schema_overrides=overrides)
     except pl.exceptions.ComputeError as exc:
         # A column whose type changes after the inferred prefix: read everything as text and let
         # each column's own check say what is wrong.
@@ -200,7 +203,7 @@ def canonical_interactions(
 
 def load_feature_table(path: str | Path, id_column: str, separator: str, what: str) -> pl.DataFrame:
     """Read a feature table; its id column becomes `id` and must be present and unique."""
-    frame = read_table(path, separator, what=what)
+    frame = read_table(path, separator, what=what, id_columns=(id_column,))
     return canonical_features(frame, id_column, source=f"{what} file {path}")
 
 
@@ -223,7 +226,7 @@ def load_from_files(config) -> RawData:
     """Load interactions (and feature tables, if configured) from the files named in the config."""
     path = Path(config.raw_data_fpath)
     source = f"interactions file {path}"
-    frame = read_table(path, config.csv_separator, what="interactions")
+    frame = read_table(path, config.csv_separator, what="interactions", id_columns=(config.user_column, config.item_column))
     interactions = canonical_interactions(
         frame, config.user_column, config.item_column, config.score_column, config.timestamp_column, source
     )

@@ -1,0 +1,40 @@
+"""Settings of your recommender run. Edit the values; delete a line to get its default.
+
+Every setting, its default and its meaning: `recsys config` (or the README's config reference).
+A name that is not a known setting is an error, so a typo never goes unnoticed.
+"""
+
+# --- your data -----------------------------------------------------------------------------
+# Path of the interactions file (CSV or Parquet). None: use get_raw_data() in data.py, and if
+# that returns None, the built-in demo dataset (players and games).
+raw_data_fpath = None
+user_column = "user"  # column holding user ids
+item_column = "item"  # column holding item ids
+score_column = None  # optional rating/score column; None: every interaction counts 1
+timestamp_column = None  # optional time column (numbers or dates); enables the time-based split
+user_features_fpath = None  # optional CSV/Parquet with one row per user (id column: user_features_id_column)
+item_features_fpath = None  # optional CSV/Parquet with one row per item (id column: item_features_id_column)
+feature_types = {}  # e.g. {"genres": "multi_categorical", "age": "numeric"}; others are inferred
+
+# --- filtering (applied repeatedly until stable) -------------------------------------------
+min_interactions_per_user = 5
+min_interactions_per_item = 5
+
+# --- validation split ----------------------------------------------------------------------
+per_user_val_fraction = 0.2  # share of each user's interactions held out for validation
+split_strategy = "auto"  # "auto" (by time when timestamps exist), "time", "random", "global_time"
+
+# --- model and training --------------------------------------------------------------------
+embedding_dim = 128
+loss = "softmax"  # "softmax" (in-batch, log-q corrected), "bce", "bpr", "mse"
+batch_size = 1024
+learning_rate = 2e-3
+max_epochs = 100  # early stopping on monitor_metric usually ends sooner
+early_stopping_patience = 8
+monitor_metric = "NDCG@20"
+
+# --- outputs -------------------------------------------------------------------------------
+output_dir = "artifacts"  # model bundles, metrics, histories
+figures_dir = "figures"
+top_n = 50
+recommendations_fpath = "recommendations.json"

@@ -1,0 +1,33 @@
+"""Shared fixtures: tiny data written to temporary files, and where the shared datasets live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+MOVIELENS = SHARED / "ml-latest-small"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    """Write CSV text to a file in a temporary folder and return its path."""
+
+    def make(text: str, name: str = "interactions.csv") -> Path:
+        return write(tmp_path / name, text)
+
+    return make
+
+
+def needs_movielens():
+    return pytest.mark.skipif(not (MOVIELENS / "ratings.csv").exists(),
+                              reason=f"MovieLens copy not found at {MOVIELENS} (../shared/datasets is absent)")

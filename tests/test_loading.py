@@ -1,0 +1,117 @@
+"""Loading: every bad input gets a clear error naming the file, column or row."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys.config import Config
+from recsys.errors import DataError
+from recsys.loading import load_from_files, load_from_hook
+
+
+def config_for(path, **changes):
+    return Config().replace(raw_data_fpath=str(path), **changes)
+
+
+def test_loads_csv_with_canonical_columns_and_id_types(csv_file):
+    path = csv_file("u,i,r,t\nalice,10,4.5,100\nbob,11,3,200\n")
+    raw = load_from_files(config_for(path, user_column="u", item_column="i", score_column="r", timestamp_column="t"))
+    assert raw.interactions.columns == ["user", "item", "score", "timestamp"]
+    assert raw.interactions["user"].dtype == pl.String
+    assert raw.interactions["item"].dtype == pl.Int64
+    assert raw.interactions["score"].to_list() == [4.5, 3.0]
+
+
+def test_leading_zero_ids_stay_text(csv_file):
+    path = csv_file("user,item\n007,1\n008,2\n")
+    raw = load_from_files(config_for(path))
+    assert raw.interactions["user"].to_list() == ["007", "008"]
+
+
+def test_parquet_is_read(tmp_path):
+    path = tmp_path / "x.parquet"
+    pl.DataFrame({"user": [1, 2], "item": ["a", "b"]}).write_parquet(path)
+    raw = load_from_files(config_for(path))
+    assert raw.interactions["item"].to_list() == ["a", "b"]
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_from_files(config_for(tmp_path / "nope.csv"))
+
+
+def test_empty_file(csv_file):
+    with pytest.raises(DataError, match="is empty"):
+        load_from_files(config_for(csv_file("")))
+
+
+def test_header_only(csv_file):
+    with pytest.raises(DataError, match="no data rows"):
+        load_from_files(config_for(csv_file("user,item\n")))
+
+
+def test_misnamed_column_lists_existing_columns(csv_file):
+    path = csv_file("userId,movieId\n1,2\n")
+    with pytest.raises(DataError) as info:
+        load_from_files(config_for(path))
+    message = str(info.value)
+    assert "'user' (user id)" in message and "'userId'" in message and "'movieId'" in message
+
+
+def test_non_numeric_score_names_row_and_value(csv_file):
+    path = csv_file("user,item,score\n1,1,4\n1,2,five\n")
+    with pytest.raises(DataError, match=r"'score'.*row 2 has 'five'"):
+        load_from_files(config_for(path, score_column="score"))
+
+
+def test_nan_score_is_an_error(csv_file):
+    path = csv_file("user,item,score\n1,1,4\n1,2,NaN\n2,1,\n")
+    with pytest.raises(DataError, match=r"2 missing, NaN or infinite value\(s\) at rows 2, 3"):
+        load_from_files(config_for(path, score_column="score"))
+
+
+def test_missing_user_names_rows(csv_file):
+    path = csv_file("user,item\n1,1\n,2\n3,\n")
+    with pytest.raises(DataError, match=r"'user' is empty on 1 data row\(s\): rows 2"):
+        load_from_files(config_for(path))
+
+
+def test_dates_become_epoch_seconds(csv_file):
+    path = csv_file("user,item,t\n1,1,2024-01-01\n1,2,2024-01-02\n")
+    raw = load_from_files(config_for(path, timestamp_column="t"))
+    ts = raw.interactions["timestamp"].to_numpy()
+    assert ts[1] - ts[0] == pytest.approx(86400.0)
+
+
+def test_bad_timestamp_names_row(csv_file):
+    path = csv_file("user,item,t\n1,1,2024-01-01\n1,2,yesterday\n")
+    with pytest.raises(DataError, match="row 2 has 'yesterday'"):
+        load_from_files(config_for(path, timestamp_column="t"))
+
+
+def test_feature_file_with_duplicate_ids(csv_file):
+    inter = csv_file("user,item\n1,1\n")
+    users = csv_file("user,age\n1,30\n1,31\n", name="users.csv")
+    with pytest.raises(DataError, match="repeats 1 id"):
+        load_from_files(config_for(inter, user_features_fpath=str(users)))
+
+
+def test_hook_list_of_dicts_keeps_id_types():
+    raw = load_from_hook(([{"user": "a", "item": 1, "score": 5}, {"user": "b", "item": 2, "score": 3}],
+                          {"a": {"age": 30}}, {1: {"genre": "x"}, 2: {"genre": "y"}}))
+    assert raw.interactions["user"].dtype == pl.String and raw.interactions["item"].dtype == pl.Int64
+    assert raw.user_features["id"].to_list() == ["a"]
+    assert raw.item_features.columns == ["id", "genre"]
+
+
+def test_hook_accepts_dataframe():
+    frame = pl.DataFrame({"user": [1, 2], "item": [3, 4]})
+    raw = load_from_hook((frame, None, None))
+    assert not raw.has_scores and raw.interactions.height == 2
+
+
+def test_hook_wrong_shape():
+    with pytest.raises(DataError, match="must return a tuple"):
+        load_from_hook([{"user": 1, "item": 2}])
+    with pytest.raises(DataError, match="missing column 'item'"):
+        load_from_hook(([{"user": 1, "product": 2}], None, None))

@@ -1,0 +1,97 @@
+"""Preparation: duplicate policies, filtering until stable, contiguous indices, feature alignment."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys.config import Config
+from recsys.errors import DataError
+from recsys.loading import RawData
+from recsys.preparation import filter_min_counts, prepare
+
+
+def raw(users, items, scores=None, timestamps=None, user_features=None, item_features=None):
+    columns = {"user": users, "item": items}
+    if scores is not None:
+        columns["score"] = [float(s) for s in scores]
+    if timestamps is not None:
+        columns["timestamp"] = [float(t) for t in timestamps]
+    return RawData(pl.DataFrame(columns), user_features, item_features, source="test data")
+
+
+def cfg(**changes):
+    return Config().replace(**{"min_interactions_per_user": 1, "min_interactions_per_item": 1, **changes})
+
+
+@pytest.mark.parametrize("policy,expected", [("last", 1.0), ("max", 5.0), ("sum", 9.0)])
+def test_duplicate_policies(policy, expected, capsys):
+    data = raw(["a", "a", "a", "b"], [1, 1, 1, 1], scores=[5, 3, 1, 2], timestamps=[1, 2, 3, 1])
+    prepared = prepare(data, cfg(duplicate_policy=policy))
+    assert len(prepared.interactions) == 2
+    user_a = prepared.user_vocab.indices_of(["a"])[0]
+    row = np.flatnonzero(prepared.interactions.users == user_a)[0]
+    assert prepared.interactions.scores[row] == expected
+    assert prepared.report["duplicates_merged"] == 2
+    assert "merged 2 duplicate rows" in capsys.readouterr().out
+
+
+def test_last_duplicate_by_time_not_file_order():
+    data = raw(["a", "a"], [1, 1], scores=[4, 2], timestamps=[20, 10])
+    prepared = prepare(data, cfg(duplicate_policy="last"))
+    assert prepared.interactions.scores.tolist() == [4.0]
+
+
+def test_duplicate_error_policy_names_rows():
+    with pytest.raises(DataError, match="rows 1, 2"):
+        prepare(raw(["a", "a", "b"], [1, 1, 2]), cfg(duplicate_policy="error"))
+
+
+def test_filter_is_applied_until_stable():
+    # user c has 2 interactions, but one is with item 3 which only c touched: removing item 3
+    # (min 2 per item) pushes c below 2, which then pushes item 2 below 2, and so on.
+    users = np.array([0, 0, 1, 1, 2, 2])
+    items = np.array([0, 1, 0, 1, 1, 2])
+    keep, rounds = filter_min_counts(users, items, 3, 3, 2, 2)
+    assert keep.tolist() == [True, True, True, True, False, False]
+    assert rounds >= 2
+    kept_users, kept_items = users[keep], items[keep]
+    assert np.bincount(kept_users).min() >= 2 and np.bincount(kept_items).min() >= 2
+
+
+def test_indices_are_contiguous_and_vocabularies_round_trip(capsys):
+    data = raw(["z", "x", "y", "x", "q"], [30, 10, 10, 20, 99])
+    prepared = prepare(data, cfg(min_interactions_per_item=2))
+    assert prepared.n_items == 1 and prepared.item_vocab.to_python() == [10]
+    assert sorted(prepared.user_vocab.to_python()) == ["x", "y"]
+    assert set(prepared.interactions.users.tolist()) == {0, 1}
+    back = prepared.user_vocab.ids_at(prepared.interactions.users).to_list()
+    assert sorted(back) == ["x", "y"]
+    assert "removed 3 interactions" in capsys.readouterr().out
+
+
+def test_nothing_survives_is_a_clear_error():
+    with pytest.raises(DataError, match="no interactions survive"):
+        prepare(raw(["a", "b"], [1, 2]), cfg(min_interactions_per_user=3))
+
+
+def test_user_item_matrix_marks_seen():
+    prepared = prepare(raw(["a", "a", "b"], [1, 2, 2]), cfg())
+    matrix = prepared.interactions.user_item_matrix()
+    assert matrix.shape == (2, 2) and matrix.nnz == 3
+    assert matrix.toarray().tolist() == [[1, 1], [0, 1]]
+
+
+def test_features_aligned_with_indices_and_reported(capsys):
+    features = pl.DataFrame({"id": ["b", "a", "ghost"], "age": [20, 10, 99]})
+    prepared = prepare(raw(["a", "b", "c"], [1, 1, 1], user_features=features), cfg())
+    assert prepared.user_features["age"].to_list() == [10, 20, None]
+    assert prepared.report["user_feature_rows_unknown_id"] == 1
+    assert prepared.report["users_without_features"] == 1
+    out = capsys.readouterr().out
+    assert "never occurs" in out and "have no feature row" in out
+
+
+def test_features_with_no_matching_ids_is_an_error():
+    features = pl.DataFrame({"id": ["x1", "x2"], "age": [1, 2]})
+    with pytest.raises(DataError, match="none of the 2 ids match"):
+        prepare(raw([1, 2], [1, 1], user_features=features), cfg())

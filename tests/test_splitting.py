@@ -1,0 +1,71 @@
+"""Splitting invariants: per-user fractions, time order, seeds, single-interaction users."""
+
+import numpy as np
+import pytest
+
+from recsys.config import Config
+from recsys.errors import ConfigError
+from recsys.interactions import Interactions
+from recsys.splitting import holdout_counts, split_interactions
+
+
+def random_interactions(n_users=200, n_items=50, seed=0, with_time=True):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 30, n_users)
+    users = np.repeat(np.arange(n_users), counts).astype(np.int32)
+    items = rng.integers(0, n_items, len(users)).astype(np.int32)
+    times = rng.random(len(users)) * 1000 if with_time else None
+    return Interactions(users, items, n_users, n_items, timestamps=times)
+
+
+def test_holdout_counts():
+    assert holdout_counts(np.array([0, 1, 2, 5, 10, 11]), 0.2).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("strategy", ["time", "random"])
+def test_per_user_invariants(strategy):
+    data = random_interactions()
+    split = split_interactions(data, Config(split_strategy=strategy))
+    counts = data.user_counts()
+    train_counts = split.train.user_counts()
+    val_counts = split.validation.user_counts()
+    assert len(split.train) + len(split.validation) == len(data)
+    assert np.all(val_counts == holdout_counts(counts, 0.2))
+    assert np.all(train_counts[val_counts > 0] >= 1)
+    assert np.all(val_counts[counts == 1] == 0)
+    assert split.description["strategy"] == strategy
+
+
+def test_time_split_holds_out_each_users_latest():
+    data = random_interactions()
+    split = split_interactions(data, Config(split_strategy="time"))
+    last_train = np.full(data.n_users, -np.inf)
+    np.maximum.at(last_train, split.train.users, split.train.timestamps)
+    first_val = np.full(data.n_users, np.inf)
+    np.minimum.at(first_val, split.validation.users, split.validation.timestamps)
+    assert np.all(last_train <= first_val)
+
+
+def test_random_split_is_seeded():
+    data = random_interactions(with_time=False)
+    a = split_interactions(data, Config(seed=1))
+    b = split_interactions(data, Config(seed=1))
+    c = split_interactions(data, Config(seed=2))
+    assert a.description["strategy"] == "random"
+    assert np.array_equal(a.validation.items, b.validation.items)
+    assert not np.array_equal(np.sort(a.validation.users * 100 + a.validation.items),
+                              np.sort(c.validation.users * 100 + c.validation.items))
+
+
+def test_global_time_cutoff_keeps_history():
+    data = random_interactions()
+    split = split_interactions(data, Config(split_strategy="global_time", global_time_cutoff_quantile=0.7))
+    cutoff = split.description["cutoff"]
+    assert np.all(split.validation.timestamps > cutoff)
+    train_counts = split.train.user_counts()
+    assert np.all(train_counts[np.unique(split.validation.users)] >= 1)
+
+
+def test_time_split_without_timestamps_is_a_config_error():
+    with pytest.raises(ConfigError, match="needs timestamps"):
+        split_interactions(random_interactions(with_time=False), Config(split_strategy="time"))
