@@ -1,0 +1,395 @@
+"""Feature encoding: turn a user or item feature table into a dense float32 matrix for a tower.
+
+A `FeatureEncoder` is fitted once on a table whose rows are aligned with the id indices (the output
+of `recsys.preparation.align_features`: no id column, nulls where an id has no feature row) and
+then transforms any frame with the same columns. Per column:
+
+* categorical: one-hot over the values seen at fit time, plus one unknown/missing bucket;
+* multi_categorical: multi-hot over the tokens of e.g. "Action|Comedy", plus an unknown bucket
+  (set when a row has a token unseen at fit time, or no token at all: missing or empty);
+* numeric: standardised with the fit mean/std; missing values become the mean (0 after
+  standardising), plus a 0/1 "was missing" column when the fit table had missing values.
+
+Undeclared column types are inferred with three fixed rules (numeric dtype -> numeric; text
+containing the separator in some row -> multi_categorical; other text/booleans -> categorical) and
+the result is printed, so a wrong guess is visible and can be fixed in `config.feature_types`.
+An undeclared categorical column where nearly every row differs (over 100 distinct values and more
+than half the rows: titles, names, identifiers) is skipped with a printed note, since its one-hot
+would be wide and teach nothing beyond the id; declaring its type includes it anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from recsys.errors import ArtifactError, ConfigError, DataError
+from recsys.log import plural, say
+
+CATEGORICAL, NUMERIC, MULTI = "categorical", "numeric", "multi_categorical"
+FEATURE_TYPES = (CATEGORICAL, NUMERIC, MULTI)
+UNKNOWN = "<unknown>"
+FORMAT = "recsys.FeatureEncoder"
+VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------
+# column helpers (vectorised: whole columns through polars/numpy)
+# --------------------------------------------------------------------------------------------
+def _first_bad(bad: pl.Series | np.ndarray, series: pl.Series) -> tuple[int, object, int]:
+    """(0-based row, value, count) of the first flagged row."""
+    mask = np.asarray(bad.to_numpy() if isinstance(bad, pl.Series) else bad, dtype=bool)
+    row = int(np.flatnonzero(mask)[0])
+    return row, series[row], int(mask.sum())
+
+
+def _as_text(series: pl.Series, column: str, source: str) -> pl.Series:
+    """Values of a categorical column as stripped text; missing/empty -> null.
+
+    Integral floats print as integers, so 3 and 3.0 are the same category whichever way a file
+    was read.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+        raise DataError(
+            f"{source}: column {column!r} holds {dtype} values, which a categorical feature cannot use; "
+            "declare it 'multi_categorical' in config feature_types (lists of values) or remove it."
+        )
+    if dtype == pl.Null:
+        return pl.Series(column, [None] * series.len(), dtype=pl.String)
+    value = pl.col(column)
+    if dtype.is_float():
+        value = value.fill_nan(None)
+        integral = (value == value.floor()) & (value.abs() < 2.0**62)
+        text = pl.when(integral).then(value.cast(pl.Int64).cast(pl.String)).otherwise(value.cast(pl.String))
+    else:
+        text = value.cast(pl.String)
+    text = text.str.strip_chars()
+    return series.alias(column).to_frame().select(pl.when(text == "").then(None).otherwise(text).alias(column)).to_series()
+
+
+def _as_numbers(series: pl.Series, column: str, source: str) -> np.ndarray:
+    """Float64 values of a numeric column, NaN where missing; DataError on non-numbers."""
+    dtype = series.dtype
+    if dtype == pl.Null:
+        return np.full(series.len(), np.nan)
+    if dtype == pl.Boolean or dtype.is_numeric():
+        values = series.cast(pl.Float64)
+    elif dtype.is_temporal():
+        values = series.to_physical().cast(pl.Float64)
+    elif dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        text = series.cast(pl.String).str.strip_chars()
+        values = text.cast(pl.Float64, strict=False)
+        bad = values.is_null() & text.is_not_null() & (text != "")
+        if bad.any():
+            row, value, count = _first_bad(bad, series)
+            raise DataError(
+                f"{source}: column {column!r} is numeric but row {row + 1} holds {value!r} "
+                f"({plural(count, 'non-numeric value')}); expected numbers (or declare {column!r} "
+                "'categorical' in config feature_types)."
+            )
+    else:
+        raise DataError(f"{source}: column {column!r} is numeric but holds {dtype} values; expected numbers.")
+    array = values.to_numpy().astype(np.float64)  # nulls become NaN
+    infinite = np.isinf(array)
+    if infinite.any():
+        row, value, count = _first_bad(infinite, series)
+        raise DataError(
+            f"{source}: column {column!r} has {plural(count, 'infinite value')} (first at row {row + 1}: {value!r}); "
+            "expected finite numbers or missing values."
+        )
+    return array
+
+
+def _tokens(series: pl.Series, separator: str, column: str, source: str) -> pl.DataFrame:
+    """Long frame (row, token) of a multi-valued column; missing/empty tokens dropped."""
+    dtype = series.dtype
+    if isinstance(dtype, (pl.List, pl.Array)):
+        lists = series.cast(pl.List(series.dtype.inner)) if isinstance(dtype, pl.Array) else series
+    else:
+        lists = _as_text(series, column, source).str.split(separator)
+    long = pl.DataFrame({"row": np.arange(series.len(), dtype=np.int64), "token": lists}).explode("token")
+    token = _as_text(long["token"], column, source)
+    return long.with_columns(token.alias("token")).filter(pl.col("token").is_not_null())
+
+
+def _vocabulary(values: pl.Series, min_count: int, max_categories: int | None) -> tuple[list[str], int]:
+    """Values with at least `min_count` occurrences, most frequent first (ties by value), capped.
+
+    Returns (vocabulary, number of distinct values seen).
+    """
+    counts = (
+        values.drop_nulls().alias("value").to_frame().group_by("value").len()
+        .sort(["len", "value"], descending=[True, False])
+    )
+    distinct = counts.height
+    counts = counts.filter(pl.col("len") >= min_count)
+    if max_categories is not None:
+        counts = counts.head(max_categories)
+    return counts["value"].to_list(), distinct
+
+
+def _index_of(values: pl.Series, vocabulary: list[str]) -> np.ndarray:
+    """Vocabulary position of each value; len(vocabulary) (the unknown bucket) when absent/null."""
+    if not vocabulary:
+        return np.zeros(values.len(), dtype=np.int64)
+    return (
+        values.replace_strict(vocabulary, list(range(len(vocabulary))), default=len(vocabulary), return_dtype=pl.Int64)
+        .fill_null(len(vocabulary))
+        .to_numpy()
+    )
+
+
+def infer_type(series: pl.Series, separator: str = "|") -> str:
+    """The type a column gets when undeclared: numeric dtypes -> numeric; text with the separator
+    in some row (or list values) -> multi_categorical; anything else -> categorical."""
+    dtype = series.dtype
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return MULTI
+    if dtype.is_numeric():
+        return NUMERIC
+    if dtype == pl.String and series.str.contains(separator, literal=True).any():
+        return MULTI
+    return CATEGORICAL
+
+
+# --------------------------------------------------------------------------------------------
+# the encoder
+# --------------------------------------------------------------------------------------------
+class FeatureEncoder:
+    """Fitted per-column encoders; `transform` maps a frame to a float32 matrix (rows kept in order)."""
+
+    def __init__(self, features: list[dict], separator: str = "|", name: str = "item", skipped: list[str] | None = None):
+        self.features = features
+        self.separator = separator
+        self.name = name
+        self.skipped = list(skipped or [])  # undeclared near-unique text columns left out at fit
+
+    # --- fitting ----------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        frame: pl.DataFrame,
+        feature_types: dict | None = None,
+        separator: str = "|",
+        name: str = "item",
+        min_count: int = 1,
+        max_categories: int | None = 1000,
+    ) -> "FeatureEncoder":
+        """Learn vocabularies and statistics from `frame` (every column is a feature).
+
+        `feature_types` maps column -> 'categorical' | 'numeric' | 'multi_categorical'; names not
+        in the frame are ignored here (see `encode_tables` for the check across both tables).
+        Category values seen fewer than `min_count` times, or beyond the `max_categories` most
+        frequent, go to the unknown bucket.
+        """
+        feature_types = dict(feature_types or {})
+        for column, kind in feature_types.items():
+            if kind not in FEATURE_TYPES:
+                raise ConfigError(
+                    f"feature_types gives {column!r} the type {kind!r}; expected one of {', '.join(FEATURE_TYPES)}."
+                )
+        if not separator:
+            raise ConfigError("multi_value_separator must be a non-empty string.")
+        if min_count < 1:
+            raise ConfigError(f"min_count must be at least 1, got {min_count}.")
+        source = f"{name} features"
+        if frame.width == 0:
+            raise DataError(f"{source}: the table has no feature columns.")
+        say(f"Encoding {name} features ({plural(frame.height, 'row')}):")
+        features: list[dict] = []
+        skipped: list[str] = []
+        for column in frame.columns:
+            series = frame[column]
+            declared = column in feature_types
+            kind = feature_types[column] if declared else infer_type(series, separator)
+            spec: dict = {"name": column, "type": kind, "inferred": not declared}
+            if kind == NUMERIC:
+                values = _as_numbers(series, column, source)
+                missing = np.isnan(values)
+                present = values[~missing]
+                mean = float(present.mean()) if present.size else 0.0
+                std = float(present.std()) if present.size else 1.0
+                spec.update(mean=mean, std=std if std > 0 and np.isfinite(std) else 1.0, missing_flag=bool(missing.any()))
+                detail = f"mean {mean:.4g}, std {std:.4g}"
+                if missing.any():
+                    detail += f", {missing.mean():.1%} missing -> +1 missing-flag column"
+            else:
+                values = _tokens(series, separator, column, source)["token"] if kind == MULTI else _as_text(series, column, source)
+                distinct = values.n_unique() - int(values.null_count() > 0)
+                non_null = values.len() - values.null_count()
+                if not declared and kind == CATEGORICAL and distinct > 100 and distinct > 0.5 * non_null:
+                    # One-hot of near-unique text (titles, names, ids) adds width but no generalisation.
+                    say(
+                        f"  {column}: skipped ({distinct:,} distinct values in {plural(non_null, 'row')}: an identifier or "
+                        f"free text?); declare it in config feature_types to use it anyway."
+                    )
+                    skipped.append(column)
+                    continue
+                vocabulary, distinct = _vocabulary(values, min_count, max_categories)
+                spec["vocabulary"] = vocabulary
+                unit = "token" if kind == MULTI else "value"
+                detail = f"{plural(len(vocabulary), unit)} + unknown"
+                if len(vocabulary) < distinct:
+                    detail += f" ({distinct - len(vocabulary):,} rare {unit}s of {distinct:,} go to unknown)"
+            features.append(spec)
+            encoder_width = _width(spec)
+            say(f"  {column}: {kind} ({'declared' if declared else 'inferred'}) -> {plural(encoder_width, 'column')}; {detail}")
+        encoder = cls(features, separator, name, skipped)
+        say(f"  {name} feature matrix: {plural(encoder.output_dim, 'column')}.")
+        return encoder
+
+    # --- shape ------------------------------------------------------------------------------
+    @property
+    def output_dim(self) -> int:
+        return sum(_width(spec) for spec in self.features)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Label of each output column, e.g. 'genres=Action', 'genres=<unknown>', 'age', 'age:missing'."""
+        names: list[str] = []
+        for spec in self.features:
+            column = spec["name"]
+            if spec["type"] == NUMERIC:
+                names.append(column)
+                if spec["missing_flag"]:
+                    names.append(f"{column}:missing")
+            else:
+                names.extend(f"{column}={value}" for value in spec["vocabulary"])
+                names.append(f"{column}={UNKNOWN}")
+        return names
+
+    @property
+    def input_columns(self) -> list[str]:
+        return [spec["name"] for spec in self.features]
+
+    def __repr__(self) -> str:
+        return f"FeatureEncoder({self.name}, {len(self.features)} features -> {self.output_dim} columns)"
+
+    # --- transforming -----------------------------------------------------------------------
+    def transform(self, frame: pl.DataFrame) -> np.ndarray:
+        """Encode `frame` (same feature columns as at fit; extra columns ignored) to float32 (rows x output_dim)."""
+        source = f"{self.name} features"
+        missing = [column for column in self.input_columns if column not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{source}: missing column(s) {', '.join(map(repr, missing))} that the encoder was fitted on; "
+                f"columns found: {', '.join(map(repr, frame.columns))}."
+            )
+        n = frame.height
+        out = np.zeros((n, self.output_dim), dtype=np.float32)
+        rows = np.arange(n)
+        offset = 0
+        for spec in self.features:
+            column, kind = spec["name"], spec["type"]
+            series = frame[column]
+            if kind == NUMERIC:
+                values = _as_numbers(series, column, source)
+                missing_mask = np.isnan(values)
+                out[:, offset] = np.where(missing_mask, 0.0, (values - spec["mean"]) / spec["std"])
+                if spec["missing_flag"]:
+                    out[:, offset + 1] = missing_mask
+            elif kind == CATEGORICAL:
+                index = _index_of(_as_text(series, column, source), spec["vocabulary"])
+                out[rows, offset + index] = 1.0
+            else:
+                long = _tokens(series, self.separator, column, source)
+                vocabulary = spec["vocabulary"]
+                token_rows = long["row"].to_numpy()
+                index = _index_of(long["token"], vocabulary)
+                out[token_rows, offset + index] = 1.0
+                # Rows without any known token (missing, empty, only unseen tokens) -> unknown bucket.
+                known = np.bincount(token_rows[index < len(vocabulary)], minlength=n) > 0
+                out[~known, offset + len(vocabulary)] = 1.0
+            offset += _width(spec)
+        return out
+
+    # --- persistence ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": VERSION, "name": self.name, "separator": self.separator,
+            "features": self.features, "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "feature encoder") -> "FeatureEncoder":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ArtifactError(f"{source}: not a saved FeatureEncoder (expected format {FORMAT!r}).")
+        if data.get("version") != VERSION:
+            raise ArtifactError(f"{source}: FeatureEncoder version {data.get('version')!r}; this code reads version {VERSION}.")
+        features = data.get("features")
+        required = {NUMERIC: ("mean", "std", "missing_flag"), CATEGORICAL: ("vocabulary",), MULTI: ("vocabulary",)}
+        if not isinstance(features, list):
+            raise ArtifactError(f"{source}: 'features' must be a list.")
+        for spec in features:
+            kind = spec.get("type") if isinstance(spec, dict) else None
+            if kind not in required or "name" not in spec or any(key not in spec for key in required[kind]):
+                raise ArtifactError(f"{source}: malformed feature entry {spec!r}.")
+        return cls(features, data.get("separator", "|"), data.get("name", "item"), data.get("skipped", []))
+
+    def save(self, path: str | Path) -> None:
+        """Write the encoder as JSON (atomically)."""
+        from recsys.io_utils import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FeatureEncoder":
+        path = Path(path)
+        if not path.exists():
+            raise ArtifactError(f"feature encoder file {path} does not exist.")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"could not read feature encoder {path}: {exc}") from exc
+        return cls.from_dict(data, source=f"feature encoder {path}")
+
+
+def _width(spec: dict) -> int:
+    if spec["type"] == NUMERIC:
+        return 1 + int(spec["missing_flag"])
+    return len(spec["vocabulary"]) + 1
+
+
+# --------------------------------------------------------------------------------------------
+# both tables from the config
+# --------------------------------------------------------------------------------------------
+def encode_tables(user_frame: pl.DataFrame | None, item_frame: pl.DataFrame | None, config):
+    """Fit and apply encoders to the aligned user and item feature tables.
+
+    Returns (user_matrix, item_matrix, user_encoder, item_encoder); each is None when its table is
+    None, has no usable columns, or is switched off by `use_user_features` / `use_item_features`.
+    `config.feature_types` may name columns of either table; a name in neither is a ConfigError.
+    """
+    feature_types = dict(getattr(config, "feature_types", None) or {})
+    separator = getattr(config, "multi_value_separator", "|")
+    frames = {"user": user_frame, "item": item_frame}
+    known = {column for frame in frames.values() if frame is not None for column in frame.columns}
+    unknown = sorted(set(feature_types) - known)
+    if unknown:
+        available = {kind: (frame.columns if frame is not None else "no table") for kind, frame in frames.items()}
+        raise ConfigError(
+            f"config 'feature_types' names {', '.join(map(repr, unknown))}, which is not a column of the user or "
+            f"item feature tables (user columns: {available['user']}; item columns: {available['item']})."
+        )
+    results: dict[str, tuple] = {}
+    for kind, frame in frames.items():
+        if frame is None or frame.width == 0:
+            results[kind] = (None, None)
+            continue
+        if not getattr(config, f"use_{kind}_features", True):
+            say(f"{kind} features present but use_{kind}_features=False: not used.")
+            results[kind] = (None, None)
+            continue
+        types = {column: kind_ for column, kind_ in feature_types.items() if column in frame.columns}
+        encoder = FeatureEncoder.fit(frame, types, separator, name=kind)
+        if encoder.output_dim == 0:
+            say(f"  no usable {kind} features: the {kind} tower uses ids only.")
+            results[kind] = (None, None)
+            continue
+        results[kind] = (encoder.transform(frame), encoder)
+    (user_matrix, user_encoder), (item_matrix, item_encoder) = results["user"], results["item"]
+    return user_matrix, item_matrix, user_encoder, item_encoder
