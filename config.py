@@ -25,10 +25,10 @@ per_user_val_fraction = 0.2  # share of each user's interactions held out for va
 split_strategy = "auto"  # "auto" (by time when timestamps exist), "time", "random", "global_time"
 
 # --- model and training --------------------------------------------------------------------
-embedding_dim = 128
+embedding_dim = 256
 loss = "softmax"  # "softmax" (in-batch, log-q corrected), "bce", "bpr", "mse"
 batch_size = 1024
-learning_rate = 2e-3
+learning_rate = 4e-3
 max_epochs = 100  # early stopping on monitor_metric usually ends sooner
 early_stopping_patience = 8
 monitor_metric = "NDCG@20"

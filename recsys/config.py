@@ -64,7 +64,7 @@ class Config:
     seed: int = _f(42, "Seed for splitting, sampling, initialisation: a run is reproducible for a seed.")
 
     # --- model ------------------------------------------------------------------------------
-    embedding_dim: int = _f(128, "Size of the user and item embeddings whose dot product is the affinity.")
+    embedding_dim: int = _f(256, "Size of the user and item embeddings whose dot product is the affinity.")
     use_user_features: bool = _f(True, "Feed the user features (if any) into the user tower.")
     use_item_features: bool = _f(True, "Feed the item features (if any) into the item tower.")
     feature_hidden_dim: int = _f(128, "Hidden width of the small MLP that maps features into a tower.")
@@ -75,12 +75,13 @@ class Config:
     num_negatives: int = _f(4, "Sampled negatives per positive for the 'bce', 'bpr' and 'mse' losses.")
     negative_sampling: str = _f("uniform", "How negatives are drawn for pointwise/pairwise losses: 'uniform' or 'popularity'.", ("uniform", "popularity"))
     use_scores_as_weights: bool = _f(True, "When scores exist, weight each positive by its score divided by the mean score.")
-    recency_weighting: float = _f(0.0, "Weight positives by exp(r*(p-1)), p the time-rank percentile in the user's history (0: off). Helps time-based splits.")
+    recency_weighting: Optional[float] = _f(None, "Weight positives by exp(r*(p-1)), p the time-rank percentile in the user's history; 0: off; None: 2.0 when timestamps exist and the split is by time (recent tastes predict the future), else 0.")
     embedding_l2: float = _f(0.0, "L2 penalty on the id embeddings.")
+    id_dropout: float = _f(0.3, "With features: share of training rows whose id embedding is dropped, so the feature path learns to describe cold users/items alone.")
 
     # --- training ---------------------------------------------------------------------------
     batch_size: int = _f(1024, "Positive interactions per training batch (also the number of in-batch negatives for 'softmax').")
-    learning_rate: float = _f(2e-3, "Adam learning rate (cosine-decayed over the epochs).")
+    learning_rate: float = _f(4e-3, "Adam learning rate (cosine-decayed over max_epochs).")
     max_epochs: int = _f(100, "Upper bound on training epochs; early stopping usually ends sooner.")
     early_stopping_patience: int = _f(8, "Epochs without improvement of the monitored metric before training stops.")
     monitor_metric: str = _f("NDCG@20", "Validation ranking metric for early stopping and checkpoints (e.g. 'Recall@10', 'NDCG@20').")
@@ -95,6 +96,12 @@ class Config:
     recommendations_format: str = _f("json", "'json': the seed's {user: [[item, score], ...]}; 'jsonl' / 'parquet': one row per (user, rank, item, score).", OUTPUT_FORMATS)
     similar_items_n: int = _f(20, "Number of similar items per item written by the similar_items action.")
     similar_items_fpath: str = _f("similar_items.json", "Where the similar_items action writes {item: [[item, score], ...]}.")
+
+    def effective_recency_weighting(self, has_timestamps: bool) -> float:
+        """The recency strength in force: the configured one, or the automatic choice (see its doc)."""
+        if self.recency_weighting is not None:
+            return float(self.recency_weighting)
+        return 2.0 if has_timestamps and self.split_strategy in ("auto", "time", "global_time") else 0.0
 
     def validate(self) -> "Config":
         """Check choices and ranges; raise ConfigError naming the field."""
@@ -112,6 +119,8 @@ class Config:
             raise ConfigError(f"config 'per_user_val_fraction' must be between 0 and 1 (exclusive), got {self.per_user_val_fraction}.")
         if not 0.0 < self.global_time_cutoff_quantile < 1.0:
             raise ConfigError(f"config 'global_time_cutoff_quantile' must be between 0 and 1, got {self.global_time_cutoff_quantile}.")
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ConfigError(f"config 'id_dropout' must be in [0, 1), got {self.id_dropout}.")
         if self.temperature <= 0 or self.learning_rate <= 0:
             raise ConfigError("config 'temperature' and 'learning_rate' must be positive.")
         if not self.metrics_k or any(int(k) < 1 for k in self.metrics_k):

@@ -6,7 +6,8 @@ and because the generating process is known, tests can check that a model recove
 The generating process (all vectorised; nothing loops per user or per interaction):
 
 * Games have genres (1-3 of 12, multi-valued "Action|RPG"; 1% "(no genres listed)"), a difficulty,
-  a price (some free, some missing), a long-tailed popularity and a hidden latent taste vector.
+  a price (some free, some missing), a long-tailed popularity, a hidden latent taste vector and a
+  release date (30% come out in the second half of the year and are only played after it).
 * Players have an age (6% missing in the table, but the true age still drives behaviour), a
   country and a platform. Together they form a "segment" whose genre, difficulty and price
   preferences are designed (young players like shooters, mobile players casual and cheap games,
@@ -16,8 +17,8 @@ The generating process (all vectorised; nothing loops per user or per interactio
   independent of all features, so ids carry signal that features cannot.
 * A player's games are distinct draws from that mixture (successive sampling without
   replacement), their number is log-normal (skewed), ratings 1-5 rise with the player's affinity
-  for the game (plus player and game biases and noise), and times are uniform within each
-  player's active window during 2023.
+  for the game (plus player and game biases and noise), and times fall within each player's
+  active window during 2023, games of their second taste cluster later (taste drift).
 
 Sampling is O(interactions): draws go through the per-component CDFs (grouped by component, so
 each binary search stays in cache), duplicates are removed per chunk of players.
@@ -66,7 +67,9 @@ PLATFORM_PRICE = np.array([-0.1, -0.1, -0.6])  # sensitivity to log(1 + price)
 N_CLUSTERS, LATENT_DIM, CLUSTERS_PER_USER = 32, 16, 2
 LATENT_STRENGTH = 14.0  # scale of cluster-item affinity (unit vectors in 16 dims: sd ~3.5)
 POPULARITY_SD = 2.0  # sd of log popularity: the long tail
-FEATURE_STRENGTH = 3.0  # scale of the segment (feature-driven) affinities
+FEATURE_STRENGTH = 3.0
+NEW_RELEASE_SHARE = 0.3  # share of games released during the year (the others predate it)
+DRIFT_STRENGTH = 1.5  # how strongly a player's taste moves from their first latent cluster to their second  # scale of the segment (feature-driven) affinities
 YEAR_START = 1672531200.0  # 2023-01-01T00:00:00Z
 YEAR = 365 * 86400.0
 
@@ -112,8 +115,11 @@ def _make_items(rng: np.random.Generator, n_items: int) -> dict:
     log_pop = rng.normal(0.0, POPULARITY_SD, n_items)
     quality = 0.15 * log_pop / POPULARITY_SD + rng.normal(0.0, 0.3, n_items)
     ids = np.sort(rng.choice(20 * n_items, size=n_items, replace=False) + 1).astype(np.int64)
+    # Release dates: most games predate 2023 (-inf), the rest come out during the year (a fraction of it).
+    new = rng.random(n_items) < NEW_RELEASE_SHARE
+    release = np.where(new, 1.0 - 0.5 * rng.random(n_items), -np.inf)  # second half of the year
     return dict(ids=ids, multi_hot=multi_hot, difficulty=difficulty, price=price, price_missing=price_missing,
-                latent=latent, log_pop=log_pop, quality=quality)
+                latent=latent, log_pop=log_pop, quality=quality, release=release)
 
 
 def _make_users(rng: np.random.Generator, num_users: int) -> dict:
@@ -280,7 +286,19 @@ def generate_demo(
         taste += 0.8 * latent / clu_sd
         rating = 3.1 + users["bias"][user] + items["quality"][game] + 0.55 * taste + rng.normal(0.0, 0.75, len(user))
         score = np.clip(np.rint(rating), 1, 5)
-        when = YEAR_START + np.round(YEAR * (start[user] + duration[user] * rng.random(len(user))))
+        # Taste drift: games near the player's second latent cluster come later in their window
+        # (tastes move), so recent interactions predict the future better than old ones.
+        drift = (cluster_affinity[users["clusters"][user, 1], game] - cluster_affinity[users["clusters"][user, 0], game]) / clu_sd
+        position = rng.random(len(user))
+        position = 1.0 / (1.0 + np.exp(-(np.log(position / (1.0 - position + 1e-12) + 1e-12) + DRIFT_STRENGTH * drift)))
+        fraction = start[user] + duration[user] * position
+        # A game released during the year is played after its release: new games are cold in a
+        # time-based split, so their features (genres, difficulty, price) are what describe them.
+        release = items["release"][game]
+        early = fraction < release
+        after_release = np.where(early, release, 0.0) + (1.0 - np.where(early, release, 0.0)) * 0.5 * rng.random(len(user))
+        fraction = np.where(early, after_release, fraction)
+        when = YEAR_START + np.round(YEAR * fraction)
         for name, values in (("user", user.astype(np.int32)), ("game", game.astype(np.int32)), ("score", score.astype(np.int8)), ("when", when)):
             parts[name].append(values)
     columns = {name: np.concatenate(parts.pop(name)) for name in list(parts)}  # one column at a time

@@ -20,8 +20,10 @@ class Encoder(keras.layers.Layer):
     `embedding_dim` and added to it — so a rarely seen id still gets a meaningful embedding."""
 
     def __init__(self, num_ids: int, embedding_dim: int, feature_dim: int = 0, hidden_dim: int = 128,
-                 embedding_l2: float = 0.0, seed: int = 0, **kwargs):
+                 embedding_l2: float = 0.0, seed: int = 0, id_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        self.id_dropout = float(id_dropout)
+        self.seed_generator = keras.random.SeedGenerator(seed + 3)
         self.num_ids = int(num_ids)
         self.embedding_dim = int(embedding_dim)
         self.feature_dim = int(feature_dim)
@@ -30,7 +32,9 @@ class Encoder(keras.layers.Layer):
         self.seed = int(seed)
         self.id_embedding = keras.layers.Embedding(
             self.num_ids, self.embedding_dim,
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed),
+            # With features, ids start at zero: an id never seen in training is then described by
+            # its features alone instead of by random noise (cold items and users).
+            embeddings_initializer="zeros" if self.feature_dim else keras.initializers.RandomNormal(stddev=0.1, seed=seed),
             embeddings_regularizer=keras.regularizers.L2(self.embedding_l2) if self.embedding_l2 else None,
             name="id_embedding",
         )
@@ -55,9 +59,13 @@ class Encoder(keras.layers.Layer):
             raise ValueError(f"feature table must be {(self.num_ids, self.feature_dim)}, got {table.shape}")
         self.features.assign(np.asarray(table, dtype="float32"))
 
-    def call(self, indices):
+    def call(self, indices, training=False):
         embedding = self.id_embedding(indices)
         if self.feature_dim:
+            if training and self.id_dropout:
+                # Id dropout: some rows are trained from their features alone, as a cold id would be.
+                keep = keras.random.uniform(ops.shape(indices), seed=self.seed_generator) >= self.id_dropout
+                embedding = embedding * ops.expand_dims(ops.cast(keep, embedding.dtype), -1)
             rows = ops.take(self.features, indices, axis=0)
             embedding = embedding + self.project(self.hidden(rows))
         return embedding
@@ -65,7 +73,7 @@ class Encoder(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_ids": self.num_ids, "embedding_dim": self.embedding_dim,
                 "feature_dim": self.feature_dim, "hidden_dim": self.hidden_dim,
-                "embedding_l2": self.embedding_l2, "seed": self.seed}
+                "embedding_l2": self.embedding_l2, "seed": self.seed, "id_dropout": self.id_dropout}
 
 
 class EmbeddingModel(keras.Model):
@@ -78,7 +86,8 @@ class EmbeddingModel(keras.Model):
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 128, user_feature_dim: int = 0,
                  item_feature_dim: int = 0, hidden_dim: int = 128, normalize: bool = True, temperature: float = 0.15,
-                 loss: str = "softmax", logq_correction: bool = True, embedding_l2: float = 0.0, seed: int = 0, **kwargs):
+                 loss: str = "softmax", logq_correction: bool = True, embedding_l2: float = 0.0, seed: int = 0,
+                 id_dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.embedding_dim = int(embedding_dim)
@@ -90,8 +99,9 @@ class EmbeddingModel(keras.Model):
         self.logq_correction = bool(logq_correction)
         self.embedding_l2 = float(embedding_l2)
         self.seed = int(seed)
-        self.user_encoder = Encoder(num_users, embedding_dim, user_feature_dim, hidden_dim, embedding_l2, seed, name="user_encoder")
-        self.item_encoder = Encoder(num_items, embedding_dim, item_feature_dim, hidden_dim, embedding_l2, seed + 10, name="item_encoder")
+        self.id_dropout = float(id_dropout)
+        self.user_encoder = Encoder(num_users, embedding_dim, user_feature_dim, hidden_dim, embedding_l2, seed, id_dropout, name="user_encoder")
+        self.item_encoder = Encoder(num_items, embedding_dim, item_feature_dim, hidden_dim, embedding_l2, seed + 10, id_dropout, name="item_encoder")
         self.item_log_q = self.add_weight(shape=(self.num_items,), initializer="zeros", trainable=False, name="item_log_q")
 
     def build(self, input_shape=None):
@@ -105,22 +115,22 @@ class EmbeddingModel(keras.Model):
             embedding = embedding / ops.sqrt(ops.sum(ops.square(embedding), axis=-1, keepdims=True) + 1e-12)
         return embedding
 
-    def user_embedding(self, users):
+    def user_embedding(self, users, training=False):
         """User tower output; with normalisation it is divided by sqrt(temperature), so that a dot
         product of the two towers is the training logit (cosine / temperature)."""
-        embedding = self._finish(self.user_encoder(users))
+        embedding = self._finish(self.user_encoder(users, training=training))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
-    def item_embedding(self, items):
-        embedding = self._finish(self.item_encoder(items))
+    def item_embedding(self, items, training=False):
+        embedding = self._finish(self.item_encoder(items, training=training))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
     # --- training outputs ---------------------------------------------------------------------
-    def call(self, inputs):
+    def call(self, inputs, training=False):
         users, items = inputs["user"], inputs["item"]
-        user_vectors = self.user_embedding(users)
+        user_vectors = self.user_embedding(users, training)
         if self.loss_name == "softmax":
-            item_vectors = self.item_embedding(items)
+            item_vectors = self.item_embedding(items, training)
             logits = ops.matmul(user_vectors, ops.transpose(item_vectors))
             if self.logq_correction:
                 logits = logits - ops.expand_dims(ops.take(self.item_log_q, items, axis=0), 0)
@@ -130,7 +140,7 @@ class EmbeddingModel(keras.Model):
             accidental = ops.logical_and(same_item, ops.logical_not(diagonal))
             return ops.where(accidental, ops.full_like(logits, -1e9), logits)
         candidates = ops.concatenate([ops.expand_dims(items, 1), inputs["negatives"]], axis=1)
-        item_vectors = self.item_embedding(candidates)  # (batch, 1 + negatives, dim)
+        item_vectors = self.item_embedding(candidates, training)  # (batch, 1 + negatives, dim)
         return ops.sum(ops.expand_dims(user_vectors, 1) * item_vectors, axis=-1)
 
     def set_tables(self, user_features=None, item_features=None, item_log_q=None) -> None:
@@ -154,7 +164,7 @@ class EmbeddingModel(keras.Model):
             "user_feature_dim": self.user_feature_dim, "item_feature_dim": self.item_feature_dim,
             "hidden_dim": self.hidden_dim, "normalize": self.normalize, "temperature": self.temperature,
             "loss": self.loss_name, "logq_correction": self.logq_correction, "embedding_l2": self.embedding_l2,
-            "seed": self.seed,
+            "seed": self.seed, "id_dropout": self.id_dropout,
         }
 
 

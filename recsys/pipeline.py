@@ -5,6 +5,7 @@
     train_production_model     train on all data for the epochs the validation run found best
     compute_predictions        top-N unseen items for every user -> recommendations file
     similar_items              nearest items of every item -> similar items file
+    compare_models             two-tower vs most-popular, EASE and iALS on the validation split
 
 Each action prints what it read, what it wrote and where.
 """
@@ -204,12 +205,19 @@ def similar_items(config: Config, hook: RawDataHook | None = None) -> dict:
     return {"items": len(bundle.item_vocab), "path": config.similar_items_fpath}
 
 
+def compare_models(config: Config, hook: RawDataHook | None = None) -> list[dict]:
+    from recsys.compare import compare_models as compare
+
+    return compare(config, hook)
+
+
 ACTIONS = {
     "exploratory_data_analysis": exploratory_data_analysis,
     "train_validation_model": train_validation_model,
     "train_production_model": train_production_model,
     "compute_predictions": compute_predictions,
     "similar_items": similar_items,
+    "compare_models": compare_models,
 }
 DEFAULT_SEQUENCE = ["exploratory_data_analysis", "train_validation_model", "train_production_model", "compute_predictions"]
 

@@ -46,7 +46,7 @@ def build_model(config, n_users: int, n_items: int, user_features: np.ndarray | 
         item_feature_dim=item_features.shape[1] if use_item else 0,
         hidden_dim=config.feature_hidden_dim, normalize=config.normalize_embeddings,
         temperature=config.temperature, loss=config.loss, logq_correction=config.logq_correction,
-        embedding_l2=config.embedding_l2, seed=config.seed,
+        embedding_l2=config.embedding_l2, seed=config.seed, id_dropout=config.id_dropout,
     )
     model.build()
     model.set_tables(user_features if use_user else None, item_features if use_item else None, item_log_q(train))
@@ -54,7 +54,8 @@ def build_model(config, n_users: int, n_items: int, user_features: np.ndarray | 
 
 
 def make_dataset(train: Interactions, config) -> InteractionDataset:
-    weights = positive_weights(train, config.use_scores_as_weights, config.recency_weighting)
+    recency = config.effective_recency_weighting(train.timestamps is not None)
+    weights = positive_weights(train, config.use_scores_as_weights, recency)
     targets = None
     if config.loss == "mse" and train.scores is not None and config.use_scores_as_weights:
         targets = train.scores / max(float(train.scores.max()), 1e-9)  # seed-style rating target in [0, 1]
@@ -97,7 +98,7 @@ def learning_rate_schedule(config, steps_per_epoch: int):
 
 def fit(model: EmbeddingModel, train: Interactions, config, validation: Interactions | None = None,
         epochs: int | None = None, checkpoint_path: str | Path | None = None, baseline: dict | None = None,
-        verbose: int | str = "auto") -> TrainingResult:
+        verbose: int | str = "auto", extra_callbacks: list | None = None) -> TrainingResult:
     """Train `model` on `train`. With `validation`, ranking metrics are computed every epoch, training
     stops early on `config.monitor_metric` and the best epoch's weights are restored."""
     keras.utils.set_random_seed(config.seed)
@@ -117,6 +118,7 @@ def fit(model: EmbeddingModel, train: Interactions, config, validation: Interact
             Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
             callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=monitor, mode="max",
                                                              save_best_only=True, save_weights_only=True, verbose=0))
+    callbacks += extra_callbacks or []
     started = time.perf_counter()
     history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
