@@ -1,9 +1,12 @@
-"""Quality of the reference baselines (most popular, EASE, iALS) under the benchmark protocol.
+"""Quality of the default two-tower model beside most popular, EASE and iALS, under one protocol.
 
-For each split (random 20 % per user, last 20 % per user by time): tune EASE and iALS on the
-validation holdout, retrain on the whole training part, evaluate once on test, print a table.
+For each split (random 20 % per user, last 20 % per user by time): every model chooses its
+hyper-parameters on a validation holdout carved from the training part (the two-tower model: its
+number of epochs, by early stopping on the config's monitored metric; EASE and iALS: grid search),
+is retrained on the whole training part, and is evaluated once on test. The two-tower model runs
+with the library defaults (`Config()`), the split strategy set to match the protocol.
 
-    python benchmarks/baselines_quality.py [--data .../ml-latest-small/ratings.csv] [--seed 0]
+    python benchmarks/quality.py [--data .../ml-latest-small/ratings.csv] [--seed 0] [--no-ials]
 """
 
 from __future__ import annotations
@@ -17,11 +20,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from benchmarks.protocol import DEFAULT_MOVIELENS, KS, load_movielens_interactions, matrix, protocol_splits  # noqa: E402
 from recsys.baselines import EASE, IALS, MostPopular, tune_ease, tune_ials  # noqa: E402
+from recsys.config import Config  # noqa: E402
 from recsys.errors import RecsysError  # noqa: E402
 from recsys.evaluation import evaluate  # noqa: E402
 from recsys.log import say  # noqa: E402
 
 COLUMNS = ("Recall@10", "Recall@20", "NDCG@10", "NDCG@20", "HitRate@20", "Coverage@20")
+
+
+def two_tower_row(splits, by_time: bool, seed: int) -> tuple[str, dict, float, str]:
+    """Default two-tower: epochs chosen by early stopping on validation, then retrained on all of train."""
+    from recsys.training import build_model, evaluate_model, fit
+
+    config = Config(split_strategy="time" if by_time else "random", seed=seed, metrics_k=list(KS))
+    n_users, n_items = splits.train.n_users, splits.train.n_items
+    say("Two-tower: choosing the number of epochs on the validation holdout")
+    model = build_model(config, n_users, n_items, None, None, splits.tuning_train)
+    chosen = fit(model, splits.tuning_train, config, validation=splits.validation, verbose=0)
+    say(f"Two-tower: retraining on the whole training part for {chosen.best_epoch} epochs")
+    model = build_model(config, n_users, n_items, None, None, splits.train)
+    final = fit(model, splits.train, config, epochs=chosen.best_epoch, verbose=0)
+    metrics = evaluate_model(model, matrix(splits.train), matrix(splits.test), list(KS))
+    settings = f"{chosen.best_epoch} epochs (validation run {chosen.seconds:.0f} s + final)"
+    return ("two-tower", metrics, chosen.seconds + final.seconds, settings)
 
 
 def run_split(interactions, by_time: bool, seed: int, metric: str, with_ials: bool) -> list[tuple[str, dict, float, str]]:
@@ -46,6 +67,7 @@ def run_split(interactions, by_time: bool, seed: int, metric: str, with_ials: bo
         ials = IALS(seed=seed, **params).fit(train)
         chosen = ", ".join(f"{k}={v:g}" for k, v in params.items() if k != "iterations")
         rows.append(("iALS", evaluate(ials.scorer(), train, test, KS), time.perf_counter() - started, chosen))
+    rows.append(two_tower_row(splits, by_time, seed))
     return rows
 
 

@@ -1,0 +1,76 @@
+"""`python main.py` (all four actions) on a small demo, in a copy of the template, checking every output."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys.bundle import load_bundle
+from recsys.model import compute_embeddings
+
+ROOT = Path(__file__).resolve().parents[1]
+TOP_N = 10
+
+
+@pytest.fixture(scope="module")
+def template_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("template")
+    for name in ("main.py", "data.py", "config.py"):
+        shutil.copy(ROOT / name, folder / name)
+    with open(folder / "config.py", "a") as config:
+        config.write(f"\ndemo_num_users = 400\nmax_epochs = 3\ntop_n = {TOP_N}\nembedding_dim = 32\n")
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "jax", "HOME": str(folder)}
+    completed = subprocess.run([sys.executable, "main.py"], cwd=folder, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return folder, completed
+
+
+def test_figures_are_non_empty_pngs(template_run):
+    folder, _ = template_run
+    figures = sorted((folder / "figures").glob("*.png"))
+    names = {f.name for f in figures}
+    assert {"interactions_per_user.png", "interactions_per_item.png", "popularity_long_tail.png",
+            "validation_history.png", "production_history.png"} <= names
+    for figure in figures:
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 2000
+
+
+def test_recommendations_are_complete_unseen_and_sorted(template_run):
+    folder, completed = template_run
+    bundle = load_bundle(folder / "artifacts" / "production_model")
+    recommendations = json.loads((folder / "recommendations.json").read_text())
+    assert set(recommendations) == {str(u) for u in bundle.user_vocab.to_python()}
+    item_index = {item: i for i, item in enumerate(bundle.item_vocab.to_python())}
+    user_index = {str(u): i for i, u in enumerate(bundle.user_vocab.to_python())}
+    for user, pairs in recommendations.items():
+        assert len(pairs) == TOP_N
+        items = [item_index[item] for item, _ in pairs]
+        scores = [score for _, score in pairs]
+        assert all(a >= b for a, b in zip(scores, scores[1:]))
+        seen = set(bundle.seen[user_index[user]].indices.tolist())
+        assert not seen & set(items)
+    assert "Wrote top-10 recommendations" in completed.stdout
+
+
+def test_bundle_reloads_and_reproduces_the_scores(template_run):
+    folder, _ = template_run
+    bundle = load_bundle(folder / "artifacts" / "production_model")
+    recommendations = json.loads((folder / "recommendations.json").read_text())
+    users = compute_embeddings(bundle.model, "user")
+    items = compute_embeddings(bundle.model, "item")
+    first_user = bundle.user_vocab.to_python()[0]
+    item_index = {item: i for i, item in enumerate(bundle.item_vocab.to_python())}
+    item, score = recommendations[str(first_user)][0]
+    assert np.isclose(users[0] @ items[item_index[item]], score, atol=1e-3)
+    metrics = json.loads((folder / "artifacts" / "validation_model" / "metrics.json").read_text())
+    assert metrics["validation"]["Recall@10"] > metrics["most_popular"]["Recall@10"]
+
+
+def test_wrong_action_lists_valid_ones():
+    completed = subprocess.run([sys.executable, str(ROOT / "main.py"), "train_modle"], capture_output=True, text=True)
+    assert completed.returncode == 2
+    assert "unknown action 'train_modle'" in completed.stderr and "compute_predictions" in completed.stderr

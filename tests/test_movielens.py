@@ -1,0 +1,38 @@
+"""The MovieLens loader, on the shared copy of ml-latest-small, and its download path on a local zip."""
+
+import zipfile
+
+import polars as pl
+
+from recsys.config import Config
+from recsys.loading import load_from_hook
+from recsys.movielens import download_movielens, load_movielens
+from recsys.preparation import prepare
+
+from conftest import MOVIELENS, needs_movielens
+
+
+@needs_movielens()
+def test_load_movielens_gives_hook_data_with_genres_and_year():
+    raw = load_from_hook(load_movielens(MOVIELENS))
+    assert raw.interactions.height == 100_836 and raw.has_scores and raw.has_timestamps
+    assert raw.interactions["item"].dtype == pl.Int64
+    toy_story = raw.item_features.filter(pl.col("id") == 1)
+    assert toy_story["genres"][0] == "Adventure|Animation|Children|Comedy|Fantasy" and toy_story["year"][0] == 1995
+    prepared = prepare(raw, Config(min_interactions_per_item=1))
+    assert prepared.item_features is not None and prepared.n_users == 610
+
+
+def test_download_from_a_local_archive(tmp_path):
+    source = tmp_path / "src" / "ml-tiny"
+    source.mkdir(parents=True)
+    (source / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,10,4.0,100\n2,10,3.5,200\n")
+    (source / "movies.csv").write_text('movieId,title,genres\n10,"Heat, The (1995)",Action|Crime\n')
+    archive = tmp_path / "ml-tiny.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for name in ("ratings.csv", "movies.csv"):
+            zipped.write(source / name, f"ml-tiny/{name}")
+    folder = download_movielens("ml-tiny", tmp_path / "data", url=archive.as_uri())
+    interactions, _, items = load_movielens(folder)
+    assert interactions.height == 2 and items["year"][0] == 1995
+    assert download_movielens("ml-tiny", tmp_path / "data", url="file:///nonexistent.zip") == folder  # cached
