@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import scipy.sparse as sp
 
 
@@ -46,3 +47,10 @@ class Interactions:
 
     def item_counts(self) -> np.ndarray:
         return np.bincount(self.items, minlength=self.n_items)
+
+
+def sort_order(*keys: np.ndarray) -> np.ndarray:
+    """Indices that sort rows by the keys, first key first (like np.lexsort with the keys reversed),
+    with polars' multithreaded sort: several times faster than np.lexsort on millions of rows."""
+    frame = pl.DataFrame({f"k{i}": key for i, key in enumerate(keys)})
+    return frame.select(pl.arg_sort_by(frame.columns)).to_series().to_numpy()

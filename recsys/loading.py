@@ -91,8 +91,8 @@ def _restore_id_type(series: pl.Series) -> pl.Series:
         return series.cast(pl.Int64)
     if series.dtype == pl.String:
         as_int = series.cast(pl.Int64, strict=False)
-        if as_int.null_count() == series.null_count() and (as_int.cast(pl.String) == series).all():
-            return as_int
+        if as_int.null_count() == series.null_count() and not series.str.contains(r"^(?:\+|-?0\d|\s)|\s$").any():
+            return as_int  # every id is a plain integer: nothing like '007', '+7' or ' 7' would change
         return series
     if series.dtype.is_float():
         if (series.drop_nulls() == series.drop_nulls().round(0)).all():

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from recsys.errors import DataError
-from recsys.interactions import Interactions
+from recsys.interactions import Interactions, sort_order
 from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.log import plural, say
 from recsys.vocabulary import Vocabulary
@@ -40,9 +40,10 @@ class PreparedData:
 
 def factorize(ids: pl.Series) -> tuple[np.ndarray, pl.Series]:
     """Dense codes 0..n-1 (int64) in sorted id order, and the sorted unique ids."""
-    codes = ids.rank("dense").to_numpy().astype(np.int64) - 1
     uniques = ids.unique().sort()
-    return codes, uniques
+    if ids.dtype.is_numeric():  # binary search in the few unique ids beats a full sort
+        return uniques.search_sorted(ids).to_numpy().astype(np.int64), uniques
+    return ids.rank("dense").to_numpy().astype(np.int64) - 1, uniques
 
 
 def merge_duplicates(
@@ -54,11 +55,12 @@ def merge_duplicates(
     Returns (indices of the rows kept, scores for them (merged for 'sum'), number of rows merged away).
     Only the duplicated rows are sorted, so the common no-duplicate case costs one hash pass.
     """
-    key = users * np.int64(n_items) + items
-    duplicated = pl.Series(key).is_duplicated().to_numpy()
+    key = pl.Series(users * np.int64(n_items) + items)
     n_rows = len(key)
-    if not duplicated.any():
+    if key.n_unique() == n_rows:  # the common case, decided by one hash pass
         return np.arange(n_rows), scores, 0
+    duplicated = key.is_duplicated().to_numpy()
+    key = key.to_numpy()
     dup_rows = np.flatnonzero(duplicated)
     if policy == "error":
         raise DataError(
@@ -72,7 +74,7 @@ def merge_duplicates(
         preference = timestamps[dup_rows]
     else:
         preference = dup_rows.astype(np.float64)  # file order
-    order = np.lexsort((dup_rows, preference, key[dup_rows]))
+    order = sort_order(key[dup_rows], preference, dup_rows)
     sorted_rows = dup_rows[order]
     sorted_keys = key[sorted_rows]
     is_last = np.ones(len(sorted_rows), dtype=bool)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import keras
 
-from recsys.interactions import Interactions
+from recsys.interactions import Interactions, sort_order
 
 
 def positive_weights(interactions: Interactions, use_scores: bool, recency: float) -> np.ndarray:
@@ -31,7 +31,7 @@ def positive_weights(interactions: Interactions, use_scores: bool, recency: floa
 
 def recency_weights(interactions: Interactions, strength: float) -> np.ndarray:
     """exp(strength * (p - 1)) with p the time-rank percentile of each interaction in its user's history."""
-    order = np.lexsort((interactions.timestamps, interactions.users))
+    order = sort_order(interactions.users, interactions.timestamps)
     counts = interactions.user_counts()
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     rank = np.empty(len(interactions), dtype=np.float64)

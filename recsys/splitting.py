@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys.errors import ConfigError
-from recsys.interactions import Interactions
+from recsys.interactions import Interactions, sort_order
 from recsys.log import plural, say
 
 
@@ -47,9 +47,9 @@ def per_user_holdout(interactions: Interactions, fraction: float, by_time: bool,
     rng = np.random.default_rng(seed)
     tiebreak = rng.random(len(interactions))
     if by_time:
-        order = np.lexsort((tiebreak, interactions.timestamps, interactions.users))
+        order = sort_order(interactions.users, interactions.timestamps, tiebreak)
     else:
-        order = np.lexsort((tiebreak, interactions.users))
+        order = sort_order(interactions.users, tiebreak)
     positions, counts = _per_user_positions(interactions.users, order, interactions.n_users)
     n_val = holdout_counts(counts, fraction)
     return positions >= (counts - n_val)[interactions.users]
