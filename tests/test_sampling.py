@@ -62,3 +62,10 @@ def test_weights_have_mean_one_and_follow_scores_and_recency():
     mine = np.flatnonzero(d.users == user)
     order = mine[np.argsort(d.timestamps[mine])]
     assert np.all(np.diff(r[order]) > 0) and np.isclose(r[order][-1], 1.0)
+
+
+def test_sparse_data_skips_the_redraw_check_dense_data_keeps_it():
+    rng = np.random.default_rng(0)
+    sparse = Interactions(rng.integers(0, 1000, 2000).astype(np.int32), rng.integers(0, 5000, 2000).astype(np.int32), 1000, 5000)
+    assert InteractionDataset(sparse, num_negatives=2).exclude_positives is False  # 2 of 5,000 items per user
+    assert InteractionDataset(data(n_items=30), num_negatives=2).exclude_positives is True
