@@ -30,7 +30,7 @@ loss = "softmax"  # "softmax" (in-batch, log-q corrected), "bce", "bpr", "mse"
 batch_size = 1024
 learning_rate = 4e-3
 max_epochs = 100  # early stopping on monitor_metric usually ends sooner
-early_stopping_patience = 8
+early_stopping_patience = 15
 monitor_metric = "NDCG@20"
 
 # --- outputs -------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ class Config:
     batch_size: int = _f(1024, "Positive interactions per training batch (also the number of in-batch negatives for 'softmax').")
     learning_rate: float = _f(4e-3, "Adam learning rate (cosine-decayed over max_epochs).")
     max_epochs: int = _f(100, "Upper bound on training epochs; early stopping usually ends sooner.")
-    early_stopping_patience: int = _f(8, "Epochs without improvement of the monitored metric before training stops.")
+    early_stopping_patience: int = _f(15, "Epochs without improvement of the monitored metric before training stops.")
     monitor_metric: str = _f("NDCG@20", "Validation ranking metric for early stopping and checkpoints (e.g. 'Recall@10', 'NDCG@20').")
     metrics_k: list = _f([10, 20], "Cut-offs K at which ranking metrics are reported.")
     production_epochs: Optional[int] = _f(None, "Epochs for the production model; None: the best epoch found by the validation run (else max_epochs).")

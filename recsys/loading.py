@@ -121,16 +121,21 @@ def _check_ids(frame: pl.DataFrame, column: str, source: str) -> pl.Series:
     return _restore_id_type(ids)
 
 
+def _reject_unparsed(text: pl.Series, parsed: pl.Series, column: str, source: str, expected: str) -> None:
+    """DataError naming the first text value that did not parse (and how many did not)."""
+    bad = parsed.is_null() & text.is_not_null()
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{source}: column {column!r} must hold {expected}; row {first + 1} has {text[first]!r} "
+            f"({bad.sum():,} unreadable value(s), rows {_first_rows(bad)})."
+        )
+
+
 def _check_scores(series: pl.Series, column: str, source: str) -> pl.Series:
     if series.dtype == pl.String:
         numeric = series.str.strip_chars().cast(pl.Float64, strict=False)
-        bad = numeric.is_null() & series.is_not_null()
-        if bad.any():
-            first = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{source}: column {column!r} must hold numbers; row {first + 1} has {series[first]!r} "
-                f"({bad.sum():,} non-numeric value(s), rows {_first_rows(bad)})."
-            )
+        _reject_unparsed(series, numeric, column, source, "numbers")
         series = numeric
     elif series.dtype == pl.Boolean:
         series = series.cast(pl.Float64)
@@ -154,13 +159,7 @@ def _check_timestamps(series: pl.Series, column: str, source: str) -> pl.Series:
             series = numeric
         else:
             parsed = series.str.to_datetime(strict=False, time_unit="us")
-            bad = parsed.is_null() & series.is_not_null()
-            if bad.any():
-                first = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(
-                    f"{source}: column {column!r} must hold numbers or dates; row {first + 1} has {series[first]!r} "
-                    f"(rows {_first_rows(bad)})."
-                )
+            _reject_unparsed(series, parsed, column, source, "numbers or dates")
             series = parsed
     if series.dtype in (pl.Date, pl.Datetime) or isinstance(series.dtype, pl.Datetime):
         series = series.cast(pl.Datetime("us")).dt.epoch("us").cast(pl.Float64) / 1e6
