@@ -45,6 +45,41 @@ class ModelBundle:
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
 
+    def embeddings(self, which: str) -> np.ndarray:
+        """All user or item embeddings (computed once per bundle, then cached)."""
+        from recsys.model import compute_embeddings
+
+        cache = self.__dict__.setdefault("_embeddings", {})
+        if which not in cache:
+            cache[which] = compute_embeddings(self.model, which)
+        return cache[which]
+
+    def _index_of(self, vocab: Vocabulary, external_id, what: str) -> int:
+        index = int(vocab.indices_of(pl.Series([external_id]))[0])
+        if index < 0:
+            raise ArtifactError(f"unknown {what} id {external_id!r}: the model was trained on {len(vocab):,} {what}s "
+                                f"(ids like {vocab.ids.head(3).to_list()}).")
+        return index
+
+    def recommend(self, user_id, n: int = 10, exclude_seen: bool = True) -> list[tuple]:
+        """Top-n (item id, affinity) for one user, items the user interacted with excluded."""
+        from recsys.topn import top_k_unseen
+
+        user = self._index_of(self.user_vocab, user_id, "user")
+        seen = self.seen[[user]] if exclude_seen else None
+        items, scores = top_k_unseen(self.embeddings("user")[[user]], self.embeddings("item"), n, seen=seen)
+        keep = items[0] >= 0
+        return list(zip(self.item_vocab.to_python(items[0][keep]), scores[0][keep].tolist()))
+
+    def similar_items(self, item_id, n: int = 10) -> list[tuple]:
+        """The n items whose embeddings are closest (cosine) to the item's, itself excluded."""
+        from recsys.recommend import similar_items
+
+        item = self._index_of(self.item_vocab, item_id, "item")
+        items, scores = similar_items(self.embeddings("item"), n, item_indices=np.array([item]))
+        keep = items[0] >= 0
+        return list(zip(self.item_vocab.to_python(items[0][keep]), scores[0][keep].tolist()))
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         with atomic_directory(path) as tmp:

@@ -39,3 +39,21 @@ def test_round_trip_gives_identical_embeddings(tmp_path):
 def test_missing_bundle_says_what_to_run(tmp_path):
     with pytest.raises(ArtifactError, match="train_production_model"):
         load_bundle(tmp_path / "nothing")
+
+
+def test_recommend_and_similar_items_by_external_id():
+    data, _, _ = community_interactions(n_users=40, n_items=20, per_user=3)
+    config = Config(embedding_dim=8)
+    model = build_model(config, data.n_users, data.n_items, None, None, data)
+    bundle = ModelBundle(model, config, Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user"),
+                         Vocabulary(pl.Series(list(range(100, 120))), "item"), data.user_item_matrix())
+    users, items = bundle.embeddings("user"), bundle.embeddings("item")
+    recommended = bundle.recommend("u005", n=5)
+    seen = set(data.user_item_matrix()[5].indices + 100)
+    scores = users[5] @ items.T
+    expected = [i + 100 for i in np.argsort(-scores) if i + 100 not in seen][:5]
+    assert [item for item, _ in recommended] == expected
+    similar = bundle.similar_items(103, n=4)
+    assert 103 not in [item for item, _ in similar] and len(similar) == 4
+    with pytest.raises(ArtifactError, match="unknown user id 'nobody'"):
+        bundle.recommend("nobody")
