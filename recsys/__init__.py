@@ -4,5 +4,7 @@ import os as _os
 
 # JAX is the default backend; a KERAS_BACKEND set by the user wins. Must happen before keras loads.
 _os.environ.setdefault("KERAS_BACKEND", "jax")
+# Keras may import TensorFlow (when installed) for its data adapters: keep its C++ start-up logs quiet.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"

@@ -32,9 +32,7 @@ class Encoder(keras.layers.Layer):
         self.seed = int(seed)
         self.id_embedding = keras.layers.Embedding(
             self.num_ids, self.embedding_dim,
-            # With features, ids start at zero: an id never seen in training is then described by
-            # its features alone instead of by random noise (cold items and users).
-            embeddings_initializer="zeros" if self.feature_dim else keras.initializers.RandomNormal(stddev=0.1, seed=seed),
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed),
             embeddings_regularizer=keras.regularizers.L2(self.embedding_l2) if self.embedding_l2 else None,
             name="id_embedding",
         )
