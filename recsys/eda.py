@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from recsys.io_utils import atomic_path
 from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.log import plural, say
 
@@ -97,13 +96,9 @@ def _date(seconds: float) -> str:
 # figures
 # --------------------------------------------------------------------------------------------
 def _save(fig, path: Path, written: list[str]) -> None:
-    import matplotlib.pyplot as plt
+    from recsys.figures import save_figure
 
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    written.append(str(path))
+    written.append(str(save_figure(fig, path)))
 
 
 def _count_histogram(counts: np.ndarray, what: str, path: Path, written: list[str]) -> None:

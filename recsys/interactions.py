@@ -54,3 +54,12 @@ def sort_order(*keys: np.ndarray) -> np.ndarray:
     with polars' multithreaded sort: several times faster than np.lexsort on millions of rows."""
     frame = pl.DataFrame({f"k{i}": key for i, key in enumerate(keys)})
     return frame.select(pl.arg_sort_by(frame.columns)).to_series().to_numpy()
+
+
+def per_user_positions(users: np.ndarray, order: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """For rows taken in `order` (grouped by user): each row's position within its user, and user counts."""
+    counts = np.bincount(users, minlength=n_users)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    positions = np.empty(len(users), dtype=np.int64)
+    positions[order] = np.arange(len(users)) - starts[users[order]]
+    return positions, counts

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import keras
 
-from recsys.interactions import Interactions, sort_order
+from recsys.interactions import Interactions, per_user_positions, sort_order
 
 
 def positive_weights(interactions: Interactions, use_scores: bool, recency: float) -> np.ndarray:
@@ -33,10 +33,7 @@ def positive_weights(interactions: Interactions, use_scores: bool, recency: floa
 def recency_weights(interactions: Interactions, strength: float) -> np.ndarray:
     """exp(strength * (p - 1)) with p the time-rank percentile of each interaction in its user's history."""
     order = sort_order(interactions.users, interactions.timestamps)
-    counts = interactions.user_counts()
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    rank = np.empty(len(interactions), dtype=np.float64)
-    rank[order] = np.arange(len(interactions)) - starts[interactions.users[order]]
+    rank, counts = per_user_positions(interactions.users, order, interactions.n_users)
     denominator = np.maximum(counts[interactions.users] - 1, 1)
     return np.exp(strength * (rank / denominator - 1.0))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys.errors import ConfigError
-from recsys.interactions import Interactions, sort_order
+from recsys.interactions import Interactions, per_user_positions, sort_order
 from recsys.log import plural, say
 
 
@@ -25,15 +25,6 @@ class Split:
     train: Interactions
     validation: Interactions
     description: dict = field(default_factory=dict)
-
-
-def _per_user_positions(users: np.ndarray, order: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """For rows taken in `order` (grouped by user): each row's position within its user, and user counts."""
-    counts = np.bincount(users, minlength=n_users)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    positions = np.empty(len(users), dtype=np.int64)
-    positions[order] = np.arange(len(users)) - starts[users[order]]
-    return positions, counts
 
 
 def holdout_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
@@ -50,7 +41,7 @@ def per_user_holdout(interactions: Interactions, fraction: float, by_time: bool,
         order = sort_order(interactions.users, interactions.timestamps, tiebreak)
     else:
         order = sort_order(interactions.users, tiebreak)
-    positions, counts = _per_user_positions(interactions.users, order, interactions.n_users)
+    positions, counts = per_user_positions(interactions.users, order, interactions.n_users)
     n_val = holdout_counts(counts, fraction)
     return positions >= (counts - n_val)[interactions.users]
 
