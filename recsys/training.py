@@ -80,7 +80,10 @@ class RankingMetrics(keras.callbacks.Callback):
         metrics = evaluate_model(self.model, self.train_matrix, self.heldout_matrix, self.ks)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in metrics.items() if name != "users"})
-        say(f"  epoch {epoch + 1}: {format_metrics(metrics, self.shown)}")
+        line = f"  epoch {epoch + 1}: {format_metrics(metrics, self.shown)}"
+        if self.baseline:
+            line += f"   | most-popular: {format_metrics(self.baseline, self.shown)}"
+        say(line)
 
 
 def evaluate_model(model: EmbeddingModel, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int]) -> dict:
