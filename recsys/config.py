@@ -13,7 +13,7 @@ import runpy
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from recsys.errors import ConfigError
 

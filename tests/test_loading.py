@@ -1,6 +1,5 @@
 """Loading: every bad input gets a clear error naming the file, column or row."""
 
-import numpy as np
 import polars as pl
 import pytest
 
