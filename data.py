@@ -16,8 +16,12 @@ Example, for a file of lines "user_id::item_id::rating" and a genre table:
     def get_raw_data():
         ratings = pl.read_csv("ratings.dat", separator=":", has_header=False)  # or parse by hand
         interactions = ratings.select(
-            pl.col("column_1").alias("user"), pl.col("column_3").alias("item"), pl.col("column_5").alias("score"))
-        items = {row["id"]: {"genres": row["genres"]} for row in pl.read_csv("movies.csv").iter_rows(named=True)}
+            pl.col("column_1").alias("user"),
+            pl.col("column_3").alias("item"),
+            pl.col("column_5").alias("score"),
+        )
+        movies = pl.read_csv("movies.csv")
+        items = {row["id"]: {"genres": row["genres"]} for row in movies.iter_rows(named=True)}
         return interactions, None, items
 
 For MovieLens files see `recsys.movielens.load_movielens` and the README's worked example.

@@ -1,8 +1,9 @@
 """Run the recommender: `python main.py [action ...]`; no action runs the first four in order.
 
 Actions: exploratory_data_analysis, train_validation_model, train_production_model,
-compute_predictions (and similar_items). Settings live in config.py; custom parsing of your data
-goes in data.py. The same actions, with options, are `recsys --help`.
+compute_predictions (and similar_items, compare_models). Settings live in config.py; custom
+parsing of your data goes in data.py. `python main.py --help` lists the options (--quiet,
+--set name=value); the same actions with more options are `recsys --help`.
 """
 
 import sys

@@ -30,12 +30,12 @@ def peak_rss_mb() -> float:
 
 
 def measure_recsys(path: str) -> dict:
+    import polars  # noqa: F401  (imported before timing, as in the raw-read measurement)
+
     from recsys.config import Config
     from recsys.loading import load_from_files
     from recsys.preparation import prepare
     from recsys.splitting import split_interactions
-
-    import polars  # noqa: F401  (imported before timing, as in the raw-read measurement)
 
     config = Config(raw_data_fpath=path, score_column="score", timestamp_column="timestamp")
     times = {}
@@ -52,8 +52,16 @@ def measure_recsys(path: str) -> dict:
     times["total"] = time.perf_counter() - started
     data = prepared.interactions
     array_mb = sum(a.nbytes for a in (data.users, data.items, data.scores, data.timestamps)) / 2**20
-    return {"times": times, "peak_mb": peak_rss_mb(), "array_mb": array_mb, "interactions": len(data),
-            "users": data.n_users, "items": data.n_items, "train": len(split.train), "validation": len(split.validation)}
+    return {
+        "times": times,
+        "peak_mb": peak_rss_mb(),
+        "array_mb": array_mb,
+        "interactions": len(data),
+        "users": data.n_users,
+        "items": data.n_items,
+        "train": len(split.train),
+        "validation": len(split.validation),
+    }
 
 
 def measure_raw(path: str, reader: str) -> dict:
@@ -75,7 +83,9 @@ def in_subprocess(*args: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=140_000, help="demo players (140,000 -> ~20M interactions)")
+    parser.add_argument(
+        "--users", type=int, default=140_000, help="demo players (140,000 -> ~20M interactions)"
+    )
     parser.add_argument("--quick", action="store_true", help="small run (5,000 players) to check the script")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--raw", help=argparse.SUPPRESS)
@@ -102,19 +112,36 @@ def main() -> int:
     arrow_read = in_subprocess("--raw", f"pyarrow:{csv}")
     fastest_raw = min(polars_read["seconds"], arrow_read["seconds"])
 
-    print(f"\nData pipeline: {ours['interactions']:,} interactions ({ours['users']:,} users x {ours['items']:,} items), "
-          f"CSV {size_mb:,.0f} MiB; {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"\nData pipeline: {ours['interactions']:,} interactions "
+        f"({ours['users']:,} users x {ours['items']:,} items), "
+        f"CSV {size_mb:,.0f} MiB; {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"{'step':<40}{'seconds':>9}{'x raw read':>12}{'peak RSS MiB':>14}")
     print("-" * 75)
     for step in ("load", "prepare", "split", "total"):
-        label = {"load": "recsys load (read + validate)", "prepare": "recsys prepare (dedupe, filter, index)",
-                 "split": "recsys split (last 20 % by time)", "total": "recsys load -> prepare -> split"}[step]
+        label = {
+            "load": "recsys load (read + validate)",
+            "prepare": "recsys prepare (dedupe, filter, index)",
+            "split": "recsys split (last 20 % by time)",
+            "total": "recsys load -> prepare -> split",
+        }[step]
         peak = f"{ours['peak_mb']:>14,.0f}" if step == "total" else ""
         print(f"{label:<40}{ours['times'][step]:>9.2f}{ours['times'][step] / fastest_raw:>12.2f}{peak}")
-    print(f"{'polars.read_csv (raw)':<40}{polars_read['seconds']:>9.2f}{polars_read['seconds'] / fastest_raw:>12.2f}{polars_read['peak_mb']:>14,.0f}")
-    print(f"{'pyarrow.csv.read_csv (raw)':<40}{arrow_read['seconds']:>9.2f}{arrow_read['seconds'] / fastest_raw:>12.2f}{arrow_read['peak_mb']:>14,.0f}")
-    print(f"\nindexed interaction arrays: {ours['array_mb']:,.0f} MiB (users, items int32; scores float32; times float64); "
-          f"split: {ours['train']:,} train / {ours['validation']:,} validation")
+    print(
+        f"{'polars.read_csv (raw)':<40}{polars_read['seconds']:>9.2f}"
+        f"{polars_read['seconds'] / fastest_raw:>12.2f}{polars_read['peak_mb']:>14,.0f}"
+    )
+    print(
+        f"{'pyarrow.csv.read_csv (raw)':<40}{arrow_read['seconds']:>9.2f}"
+        f"{arrow_read['seconds'] / fastest_raw:>12.2f}{arrow_read['peak_mb']:>14,.0f}"
+    )
+    print(
+        f"\nindexed interaction arrays: {ours['array_mb']:,.0f} MiB "
+        "(users, items int32; scores float32; times float64); "
+        f"split: {ours['train']:,} train / {ours['validation']:,} validation"
+    )
     return 0
 
 

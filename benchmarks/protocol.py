@@ -30,7 +30,9 @@ from recsys.splitting import per_user_holdout
 TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.2
 KS = (10, 20)
-DEFAULT_MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small" / "ratings.csv"
+DEFAULT_MOVIELENS = (
+    Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small" / "ratings.csv"
+)
 
 
 def load_movielens_interactions(path: str | Path = DEFAULT_MOVIELENS) -> Interactions:
@@ -43,8 +45,13 @@ def load_movielens_interactions(path: str | Path = DEFAULT_MOVIELENS) -> Interac
             "(columns userId, movieId, rating, timestamp)."
         )
     config = Config(
-        raw_data_fpath=str(path), user_column="userId", item_column="movieId", score_column="rating",
-        timestamp_column="timestamp", min_interactions_per_user=1, min_interactions_per_item=1,
+        raw_data_fpath=str(path),
+        user_column="userId",
+        item_column="movieId",
+        score_column="rating",
+        timestamp_column="timestamp",
+        min_interactions_per_user=1,
+        min_interactions_per_item=1,
     ).validate()
     return prepare(load_from_files(config), config).interactions
 
@@ -77,7 +84,8 @@ def protocol_splits(interactions: Interactions, by_time: bool, seed: int) -> Pro
     splits = ProtocolSplits(train, train.subset(is_validation), test)
     say(
         f"  split ({'last 20 % by time' if by_time else 'random 20 %'}, seed {seed}): "
-        f"{plural(len(train), 'training interaction')} (of which {plural(len(splits.validation), 'validation interaction')}), "
+        f"{plural(len(train), 'training interaction')} "
+        f"(of which {plural(len(splits.validation), 'validation interaction')}), "
         f"{plural(len(test), 'test interaction')}."
     )
     return splits

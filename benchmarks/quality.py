@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks.protocol import DEFAULT_MOVIELENS, KS, load_movielens_interactions, matrix, protocol_splits  # noqa: E402
-from recsys.baselines import EASE, IALS, MostPopular, tune_ease, tune_ials  # noqa: E402
-from recsys.config import Config  # noqa: E402
-from recsys.errors import RecsysError  # noqa: E402
-from recsys.evaluation import evaluate  # noqa: E402
-from recsys.log import say  # noqa: E402
+from benchmarks.protocol import DEFAULT_MOVIELENS, KS, load_movielens_interactions, matrix, protocol_splits
+from recsys.baselines import EASE, IALS, MostPopular, tune_ease, tune_ials
+from recsys.config import Config
+from recsys.errors import RecsysError
+from recsys.evaluation import evaluate
+from recsys.log import say
 
 COLUMNS = ("Recall@10", "Recall@20", "NDCG@10", "NDCG@20", "HitRate@20", "Coverage@20")
 
@@ -36,16 +36,18 @@ def two_tower_row(splits, by_time: bool, seed: int) -> tuple[str, dict, float, s
     n_users, n_items = splits.train.n_users, splits.train.n_items
     say("Two-tower: choosing the number of epochs on the validation holdout")
     model = build_model(config, n_users, n_items, None, None, splits.tuning_train)
-    chosen = fit(model, splits.tuning_train, config, validation=splits.validation, verbose=0)
+    chosen = fit(model, splits.tuning_train, config, validation=splits.validation, log_epochs=False)
     say(f"Two-tower: retraining on the whole training part for {chosen.best_epoch} epochs")
     model = build_model(config, n_users, n_items, None, None, splits.train)
-    final = fit(model, splits.train, config, epochs=chosen.best_epoch, verbose=0)
+    final = fit(model, splits.train, config, epochs=chosen.best_epoch, log_epochs=False)
     metrics = evaluate_model(model, matrix(splits.train), matrix(splits.test), list(KS))
     settings = f"{chosen.best_epoch} epochs (validation run {chosen.seconds:.0f} s + final)"
     return ("two-tower", metrics, chosen.seconds + final.seconds, settings)
 
 
-def run_split(interactions, by_time: bool, seed: int, metric: str, with_ials: bool) -> list[tuple[str, dict, float, str]]:
+def run_split(
+    interactions, by_time: bool, seed: int, metric: str, with_ials: bool
+) -> list[tuple[str, dict, float, str]]:
     """Rows (model, test metrics, training seconds of the final fit, chosen settings) for one split."""
     splits = protocol_splits(interactions, by_time, seed)
     train, test = matrix(splits.train), matrix(splits.test)
@@ -54,12 +56,16 @@ def run_split(interactions, by_time: bool, seed: int, metric: str, with_ials: bo
 
     started = time.perf_counter()
     popular = MostPopular().fit(train)
-    rows.append(("most popular", evaluate(popular.scorer(), train, test, KS), time.perf_counter() - started, ""))
+    rows.append(
+        ("most popular", evaluate(popular.scorer(), train, test, KS), time.perf_counter() - started, "")
+    )
 
     _, l2, _ = tune_ease(tuning_train, validation, KS, metric=metric)
     started = time.perf_counter()
     ease = EASE().fit(train, l2=l2)
-    rows.append(("EASE", evaluate(ease.scorer(), train, test, KS), time.perf_counter() - started, f"l2={l2:g}"))
+    rows.append(
+        ("EASE", evaluate(ease.scorer(), train, test, KS), time.perf_counter() - started, f"l2={l2:g}")
+    )
 
     if with_ials:
         _, params, _ = tune_ials(tuning_train, validation, KS, metric=metric, seed=seed)
@@ -75,17 +81,25 @@ def format_table(title: str, rows) -> str:
     header = f"{'model':<13}" + "".join(f"{c:>12}" for c in COLUMNS) + f"{'train s':>9}  settings"
     lines = [title, header, "-" * len(header)]
     for name, metrics, seconds, chosen in rows:
-        lines.append(f"{name:<13}" + "".join(f"{metrics[c]:>12.4f}" for c in COLUMNS) + f"{seconds:>9.1f}  {chosen}")
+        lines.append(
+            f"{name:<13}" + "".join(f"{metrics[c]:>12.4f}" for c in COLUMNS) + f"{seconds:>9.1f}  {chosen}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_MOVIELENS), help="MovieLens ratings.csv (userId,movieId,rating,timestamp)")
+    parser.add_argument(
+        "--data",
+        default=str(DEFAULT_MOVIELENS),
+        help="MovieLens ratings.csv (userId,movieId,rating,timestamp)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--metric", default="NDCG@20", help="validation metric that chooses hyper-parameters")
     parser.add_argument("--splits", nargs="+", default=["random", "time"], choices=["random", "time"])
-    parser.add_argument("--no-ials", action="store_true", help="skip iALS (e.g. when `implicit` is not installed)")
+    parser.add_argument(
+        "--no-ials", action="store_true", help="skip iALS (e.g. when `implicit` is not installed)"
+    )
     args = parser.parse_args(argv)
     try:
         interactions = load_movielens_interactions(args.data)
@@ -93,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         for split in args.splits:
             say(f"\n== {split} split ==")
             rows = run_split(interactions, split == "time", args.seed, args.metric, not args.no_ials)
-            tables.append(format_table(f"split: {split} (test = 20 % per user, floor, at least 1; seed {args.seed})", rows))
+            tables.append(
+                format_table(
+                    f"split: {split} (test = 20 % per user, floor, at least 1; seed {args.seed})", rows
+                )
+            )
     except RecsysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

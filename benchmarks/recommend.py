@@ -32,10 +32,10 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import topn  # noqa: E402
-from recsys.log import say  # noqa: E402
-from recsys.recommend import write_recommendations  # noqa: E402
-from recsys.vocabulary import Vocabulary  # noqa: E402
+from recsys import topn
+from recsys.log import say
+from recsys.recommend import write_recommendations
+from recsys.vocabulary import Vocabulary
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,7 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--seen-per-user", type=float, default=143.0, help="mean seen items per user")
-    parser.add_argument("--seed-users", type=int, default=300, help="users timed for the seed's per-user loop")
+    parser.add_argument(
+        "--seed-users", type=int, default=300, help="users timed for the seed's per-user loop"
+    )
     parser.add_argument("--check-users", type=int, default=5000, help="users compared against the reference")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="threads for ours (default: all cores)")
@@ -113,8 +115,10 @@ def compare(ours_items, ours_scores, ref_items, ref_scores, rows) -> str:
     differing = [r for r in rows if set(ours_items[r].tolist()) != set(ref_items[r].tolist())]
     tie_only = all(np.sort(ours_scores[r])[0] == np.sort(ref_scores[r])[0] for r in differing)
     ok = max_diff <= 1e-5 and tie_only
-    return (f"{'OK' if ok else 'MISMATCH'}: {rows.size:,} users, max |score diff| {max_diff:.2g}, "
-            f"{len(differing)} lists differ{' (ties at the cut only)' if differing and tie_only else ''}")
+    return (
+        f"{'OK' if ok else 'MISMATCH'}: {rows.size:,} users, max |score diff| {max_diff:.2g}, "
+        f"{len(differing)} lists differ{' (ties at the cut only)' if differing and tie_only else ''}"
+    )
 
 
 def blas_description() -> str:
@@ -124,7 +128,10 @@ def blas_description() -> str:
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if info:
             i = info[0]
-            return f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
+            return (
+                f"{i.get('internal_api')} {i.get('version')} "
+                f"({i.get('architecture')}, {i.get('num_threads')} threads)"
+            )
     except ImportError:
         pass
     return "unknown"
@@ -132,8 +139,11 @@ def blas_description() -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    say(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, numpy {np.__version__}, "
-        f"BLAS {blas_description()}, load average {os.getloadavg()[0]:.1f}")
+    say(
+        f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"numpy {np.__version__}, "
+        f"BLAS {blas_description()}, load average {os.getloadavg()[0]:.1f}"
+    )
     say(f"data: {args.users:,} users x {args.items:,} items, dim {args.dim}, k {args.k}")
     users, items, seen = make_data(args)
     say(f"seen: {seen.nnz:,} entries ({seen.nnz / args.users:.1f} per user)")
@@ -154,13 +164,28 @@ def main(argv=None) -> int:
         return out
 
     for repeat in range(args.repeats):
-        results["ours"] = timed("ours: score + mask + top-N",
-                                lambda: topn.top_k_unseen(users, items, args.k, seen, n_threads=args.threads))
+        results["ours"] = timed(
+            "ours: score + mask + top-N",
+            lambda: topn.top_k_unseen(users, items, args.k, seen, n_threads=args.threads),
+        )
         if implicit_topk is not None:
-            results["implicit"] = timed("implicit.cpu.topk.topk (filtered)", lambda: implicit_topk(
-                items, users, args.k, item_norms=None, filter_query_items=seen, filter_items=None, num_threads=0))
+            results["implicit"] = timed(
+                "implicit.cpu.topk.topk (filtered)",
+                lambda: implicit_topk(
+                    items,
+                    users,
+                    args.k,
+                    item_norms=None,
+                    filter_query_items=seen,
+                    filter_items=None,
+                    num_threads=0,
+                ),
+            )
         timed("bare matrix products (floor)", lambda: bare_products(users, items, block, args.threads))
-        say(f"repeat {repeat + 1}: " + ", ".join(f"{name.split(':')[0].split(' (')[0]} {t[-1][0]:.2f} s" for name, t in times.items()))
+        say(
+            f"repeat {repeat + 1}: "
+            + ", ".join(f"{name.split(':')[0].split(' (')[0]} {t[-1][0]:.2f} s" for name, t in times.items())
+        )
 
     top_items, top_scores = results["ours"]
     rng = np.random.default_rng(args.seed + 1)
@@ -172,18 +197,24 @@ def main(argv=None) -> int:
     sample = check_rows[: args.seed_users]
     seed_seconds, seed_items = seed_loop(users, items, seen, args.k, sample)
     seed_total = seed_seconds * args.users / max(len(sample), 1)
-    seed_scores = np.take_along_axis(users[sample] @ items.T, np.maximum(seed_items, 0), axis=1).astype(np.float32)
+    seed_scores = np.take_along_axis(users[sample] @ items.T, np.maximum(seed_items, 0), axis=1).astype(
+        np.float32
+    )
     seed_scores[seed_items < 0] = -np.inf
-    say("ours vs the seed's loop: " + compare(top_items[sample], top_scores[sample], seed_items, seed_scores,
-                                              np.arange(len(sample))))
+    say(
+        "ours vs the seed's loop: "
+        + compare(top_items[sample], top_scores[sample], seed_items, seed_scores, np.arange(len(sample)))
+    )
 
     user_ids = pl.Series("user", np.arange(args.users, dtype=np.int64) * 7 + 1000)
     item_vocab = Vocabulary(pl.Series("id", [f"item_{i:07d}" for i in range(args.items)]))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "recommendations.json"
         for _ in range(args.repeats):
-            timed("write recommendations.json",
-                  lambda: write_recommendations(path, user_ids, top_items, top_scores, item_vocab, fmt="json"))
+            timed(
+                "write recommendations.json",
+                lambda: write_recommendations(path, user_ids, top_items, top_scores, item_vocab, fmt="json"),
+            )
         size_mb = path.stat().st_size / 1e6
 
     best = {name: min(t) for name, t in times.items()}  # the fastest repeat (wall, its cpu)
@@ -195,8 +226,10 @@ def main(argv=None) -> int:
         ratio = f"{seconds / reference:.2f}x" if reference else "-"
         speed_up = "-" if name.startswith("write") else f"{seed_total / seconds:.0f}x"
         say(f"{name:48s} {seconds:8.2f} {cpu:8.2f} {ratio:>12s} {speed_up:>17s}")
-    say(f"(seconds: wall clock, best of {args.repeats}; cpu s: process CPU time of that run, all threads; "
-        f"recommendations.json {size_mb:.0f} MB; load average now {os.getloadavg()[0]:.1f})")
+    say(
+        f"(seconds: wall clock, best of {args.repeats}; cpu s: process CPU time of that run, all threads; "
+        f"recommendations.json {size_mb:.0f} MB; load average now {os.getloadavg()[0]:.1f})"
+    )
     return 0
 
 

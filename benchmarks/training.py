@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import recsys  # noqa: E402,F401  (sets the default Keras backend)
+import recsys  # noqa: F401  (sets the default Keras backend)
 
 
 def sampler_rate(dataset, batches: int) -> float:
@@ -46,7 +46,6 @@ def main() -> int:
 
     from recsys.config import Config
     from recsys.demo_data import generate_demo
-    from recsys.losses import make_loss
     from recsys.preparation import prepare
     from recsys.sampling import InteractionDataset
     from recsys.splitting import split_interactions
@@ -69,23 +68,35 @@ def main() -> int:
     rows = np.random.default_rng(0).permutation(len(train))[: config.batch_size * args.steps]
     part = train.subset(np.sort(rows))
     model = build_model(config, prepared.n_users, prepared.n_items, None, None, train)
-    dataset = make_dataset(part, config)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(full))), loss=make_loss(config.loss))
+    dataset = make_dataset(part, config, model.task)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(full))))
     model.fit(dataset, epochs=1, verbose=0)
     started = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)
     train_rate = len(part) / (time.perf_counter() - started)
     epoch_seconds = len(train) / train_rate
 
-    print(f"\nTraining throughput: {len(train):,} training interactions, {prepared.n_users:,} users x {prepared.n_items:,} items; "
-          f"embedding_dim {config.embedding_dim}, batch_size {config.batch_size}, loss {config.loss}; "
-          f"Keras {keras.__version__} on {keras.backend.backend()}, {os.cpu_count()} CPU cores ({platform.machine()})")
+    print(
+        f"\nTraining throughput: {len(train):,} training interactions, "
+        f"{prepared.n_users:,} users x {prepared.n_items:,} items; "
+        f"embedding_dim {config.embedding_dim}, batch_size {config.batch_size}, loss {config.loss}; "
+        f"Keras {keras.__version__} on {keras.backend.backend()}, "
+        f"{os.cpu_count()} CPU cores ({platform.machine()})"
+    )
     print(f"{'what':<44}{'examples/s':>14}{'x training':>12}")
     print("-" * 70)
-    print(f"{'sampler, in-batch softmax batches':<44}{softmax_rate:>14,.0f}{softmax_rate / train_rate:>12.1f}")
-    print(f"{'sampler, 4 negatives per positive':<44}{negatives_rate:>14,.0f}{negatives_rate / train_rate:>12.1f}")
+    print(
+        f"{'sampler, in-batch softmax batches':<44}{softmax_rate:>14,.0f}{softmax_rate / train_rate:>12.1f}"
+    )
+    print(
+        f"{'sampler, 4 negatives per positive':<44}{negatives_rate:>14,.0f}"
+        f"{negatives_rate / train_rate:>12.1f}"
+    )
     print(f"{'training (model.fit, ids only)':<44}{train_rate:>14,.0f}{1.0:>12.1f}")
-    print(f"\nseconds per epoch (extrapolated from {args.steps} steps): {epoch_seconds:,.0f} s = {epoch_seconds / 60:.1f} min")
+    print(
+        f"\nseconds per epoch (extrapolated from {args.steps} steps): "
+        f"{epoch_seconds:,.0f} s = {epoch_seconds / 60:.1f} min"
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.linalg
@@ -45,7 +45,9 @@ def binary_matrix(train, what: str = "training matrix") -> sp.csr_matrix:
     matrix.sum_duplicates()
     matrix.eliminate_zeros()
     if matrix.nnz == 0:
-        raise DataError(f"{what}: has no interactions ({matrix.shape[0]:,} users x {matrix.shape[1]:,} items, all empty).")
+        raise DataError(
+            f"{what}: has no interactions ({matrix.shape[0]:,} users x {matrix.shape[1]:,} items, all empty)."
+        )
     matrix.data[:] = 1.0
     return matrix
 
@@ -79,16 +81,21 @@ def _memory_limit(configured: int | None) -> tuple[int | None, str]:
     available = available_memory_bytes()
     if available is None:
         return None, "unknown"
-    return int(available * MEMORY_FRACTION), f"{MEMORY_FRACTION:.0%} of the {format_bytes(available)} available"
+    return int(
+        available * MEMORY_FRACTION
+    ), f"{MEMORY_FRACTION:.0%} of the {format_bytes(available)} available"
 
 
 def _metric_key(metric: str, ks: Iterable[int]) -> tuple[str, list[int]]:
     """Check the selection metric and make sure its K is among the evaluated cut-offs."""
     name, k = parse_metric_name(metric)
     if name in ("MRR", "Coverage"):
-        raise ConfigError(f"cannot tune on {metric!r}; choose an accuracy metric such as 'NDCG@20' or 'Recall@20'.")
-    ks = sorted(set(int(x) for x in ks) | {k})
-    return metric, ks
+        raise ConfigError(
+            f"cannot tune on {metric!r}; choose an accuracy metric such as 'NDCG@20' or 'Recall@20'."
+        )
+    assert k is not None  # only 'MRR' has no K, and it was refused above
+    cutoffs = sorted(set(int(x) for x in ks) | {k})
+    return metric, cutoffs
 
 
 def _report_trial(model_name: str, params: dict, metrics: dict, metric: str, seconds: float) -> None:
@@ -105,7 +112,7 @@ class MostPopular:
     def __init__(self) -> None:
         self.item_counts: np.ndarray | None = None
 
-    def fit(self, train: sp.csr_matrix) -> "MostPopular":
+    def fit(self, train: sp.csr_matrix) -> MostPopular:
         matrix = binary_matrix(train)
         self.item_counts = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float32)
         return self
@@ -135,7 +142,9 @@ def ease_memory_bytes(n_users: int, n_items: int, method: str, dtype=np.float64,
     if method == "dual":
         return int(8 * 2 * n_users**2 + 8 * 4 * n_items * n_users)
     width = np.dtype(dtype).itemsize
-    per_entry = (width + (4 if width == 8 else 0)) if not tuning else (2 * width + 4 + (4 if width == 8 else 0))
+    per_entry = (
+        (width + (4 if width == 8 else 0)) if not tuning else (2 * width + 4 + (4 if width == 8 else 0))
+    )
     return int(per_entry * n_items**2)
 
 
@@ -226,7 +235,11 @@ class _DualSolver:
     def weights(self, l2: float) -> dict:
         coef = 1.0 / (self.eigenvalues + l2)
         diag_p = (1.0 - self.z_squared @ coef) / l2
-        return {"l2": float(l2), "coef": coef.astype(np.float32), "inv_diag": (1.0 / diag_p).astype(np.float32)}
+        return {
+            "l2": float(l2),
+            "coef": coef.astype(np.float32),
+            "inv_diag": (1.0 / diag_p).astype(np.float32),
+        }
 
 
 class EASE:
@@ -262,8 +275,9 @@ class EASE:
             need = ease_memory_bytes(n_users, n_items, "dual")
             if limit is not None and need > limit:
                 raise RecsysError(
-                    f"EASE (dual form) on {n_users:,} users x {n_items:,} items needs about {format_bytes(need)}, "
-                    f"more than the memory limit of {format_bytes(limit)} ({source}). Use fewer users or IALS."
+                    f"EASE (dual form) on {n_users:,} users x {n_items:,} items needs about "
+                    f"{format_bytes(need)}, more than the memory limit of {format_bytes(limit)} ({source}). "
+                    "Use fewer users or IALS."
                 )
             return method, np.float64
         need64 = ease_memory_bytes(n_users, n_items, "primal", np.float64, tuning)
@@ -278,9 +292,9 @@ class EASE:
             return method, np.float32
         raise RecsysError(
             f"EASE on a catalogue of {n_items:,} items needs about {format_bytes(need32)} even in float32 "
-            f"({format_bytes(need64)} in float64) for its items x items matrices, more than the memory limit of "
-            f"{format_bytes(limit)} ({source}). Reduce the catalogue (raise min_interactions_per_item) or use IALS, "
-            "whose memory grows linearly with the number of items."
+            f"({format_bytes(need64)} in float64) for its items x items matrices, more than the memory "
+            f"limit of {format_bytes(limit)} ({source}). Reduce the catalogue (raise "
+            "min_interactions_per_item) or use IALS, whose memory grows linearly with the number of items."
         )
 
     def _solver(self, matrix: sp.csr_matrix, tuning: bool = False):
@@ -288,7 +302,7 @@ class EASE:
         self.method_used = method
         return _DualSolver(matrix) if method == "dual" else _PrimalSolver(matrix, dtype)
 
-    def _set(self, matrix: sp.csr_matrix, solver, l2: float, weights) -> "EASE":
+    def _set(self, matrix: sp.csr_matrix, solver, l2: float, weights) -> EASE:
         self._train, self.l2 = matrix, float(l2)
         if isinstance(solver, _DualSolver):
             self._dual, self._dual_params, self._weights = solver, weights, None
@@ -297,7 +311,7 @@ class EASE:
         return self
 
     # -- public -------------------------------------------------------------------------------
-    def fit(self, train: sp.csr_matrix, l2: float = 500.0) -> "EASE":
+    def fit(self, train: sp.csr_matrix, l2: float = 500.0) -> EASE:
         """Fit on a users x items matrix (any non-zero counts as an interaction) with L2 penalty l2 > 0."""
         l2 = _check_l2(l2)
         matrix = binary_matrix(train)
@@ -317,6 +331,8 @@ class EASE:
                 return np.asarray(train[users] @ weights, dtype=np.float32)
 
             return score
+        # _set stores either the primal weights or the dual solver together with its parameters.
+        assert self._dual is not None and self._dual_params is not None
         z, zt, p = self._dual.z32, self._dual.zt32, self._dual_params
 
         def score_dual(users: np.ndarray) -> np.ndarray:
@@ -342,9 +358,11 @@ class EASE:
         limit, source = _memory_limit(self.memory_limit_bytes)
         if limit is not None and need > limit:
             raise RecsysError(
-                f"forming EASE's {n_items:,} x {n_items:,} weight matrix needs about {format_bytes(need)}, more than "
-                f"the memory limit of {format_bytes(limit)} ({source}); score through scorer() instead."
+                f"forming EASE's {n_items:,} x {n_items:,} weight matrix needs about {format_bytes(need)}, "
+                f"more than the memory limit of {format_bytes(limit)} ({source}); "
+                "score through scorer() instead."
             )
+        assert self._dual is not None and self._dual_params is not None  # as in scorer()
         z, p = self._dual.z32.astype(np.float64), self._dual_params
         inverse = (np.eye(z.shape[0]) - (z * p["coef"]) @ z.T) / p["l2"]
         return _weights_from_inverse(inverse)
@@ -378,19 +396,28 @@ class IALS:
     """Implicit ALS (Hu, Koren & Volinsky 2008) via `implicit`, on binary interactions: observed
     pairs (target 1) weigh alpha, unobserved pairs (target 0) weigh 1; L2 penalty `regularization`."""
 
-    def __init__(self, factors: int = 128, regularization: float = 30.0, alpha: float = 5.0, iterations: int = 15,
-                 seed: int = 0, num_threads: int = 0):
+    def __init__(
+        self,
+        factors: int = 128,
+        regularization: float = 30.0,
+        alpha: float = 5.0,
+        iterations: int = 15,
+        seed: int = 0,
+        num_threads: int = 0,
+    ):
         for name, value in (("factors", factors), ("iterations", iterations)):
             if int(value) < 1:
                 raise ConfigError(f"IALS {name} must be a positive integer, got {value!r}.")
         if regularization < 0 or alpha <= 0:
-            raise ConfigError(f"IALS regularization must be >= 0 and alpha > 0, got {regularization!r} and {alpha!r}.")
+            raise ConfigError(
+                f"IALS regularization must be >= 0 and alpha > 0, got {regularization!r} and {alpha!r}."
+            )
         self.factors, self.regularization, self.alpha = int(factors), float(regularization), float(alpha)
         self.iterations, self.seed, self.num_threads = int(iterations), int(seed), int(num_threads)
         self.user_factors: np.ndarray | None = None
         self.item_factors: np.ndarray | None = None
 
-    def fit(self, train: sp.csr_matrix) -> "IALS":
+    def fit(self, train: sp.csr_matrix) -> IALS:
         """Fit on a users x items matrix (binary) on the CPU, BLAS limited to one thread as implicit asks."""
         AlternatingLeastSquares = _import_implicit_als()
         from threadpoolctl import threadpool_limits
@@ -398,22 +425,28 @@ class IALS:
         matrix = binary_matrix(train)
         with threadpool_limits(limits=1, user_api="blas"):
             model = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                iterations=self.iterations, random_state=self.seed, num_threads=self.num_threads, use_gpu=False,
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=self.num_threads,
+                use_gpu=False,
             )
             model.fit(matrix, show_progress=False)  # implicit >= 0.5: rows are users
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         if self.user_factors.shape[0] != matrix.shape[0] or self.item_factors.shape[0] != matrix.shape[1]:
             raise RecsysError(  # pragma: no cover - guards against an implicit API change
-                f"implicit returned factors for {self.user_factors.shape[0]:,} users and {self.item_factors.shape[0]:,} "
-                f"items, expected {matrix.shape[0]:,} and {matrix.shape[1]:,}; check the implicit version (>= 0.5)."
+                f"implicit returned factors for {self.user_factors.shape[0]:,} users and "
+                f"{self.item_factors.shape[0]:,} items, expected {matrix.shape[0]:,} and "
+                f"{matrix.shape[1]:,}; check the implicit version (>= 0.5)."
             )
         return self
 
     def scorer(self) -> Scorer:
         """Scores = user_factors[users] @ item_factorsᵀ."""
-        if self.user_factors is None:
+        if self.user_factors is None or self.item_factors is None:
             raise RecsysError("IALS is not fitted yet; call fit(train) first.")
         return embedding_scorer(self.user_factors, self.item_factors)
 
@@ -426,8 +459,13 @@ def _best(table: list[dict], metric: str) -> int:
 
 
 def tune_ease(
-    train: sp.csr_matrix, validation: sp.csr_matrix, ks: Iterable[int] = (10, 20), grid: Iterable[float] = DEFAULT_EASE_GRID,
-    metric: str = "NDCG@20", memory_limit_bytes: int | None = None, method: str = "auto",
+    train: sp.csr_matrix,
+    validation: sp.csr_matrix,
+    ks: Iterable[int] = (10, 20),
+    grid: Iterable[float] = DEFAULT_EASE_GRID,
+    metric: str = "NDCG@20",
+    memory_limit_bytes: int | None = None,
+    method: str = "auto",
 ) -> tuple[EASE, float, list[dict]]:
     """Pick EASE's l2 by `metric` on `validation` (held out from `train`); the factorisation is
     shared across the grid. Returns (model fitted on `train` with the best l2, best l2, one row per trial)."""
@@ -440,7 +478,8 @@ def tune_ease(
     model = EASE(memory_limit_bytes, method)
     started = time.perf_counter()
     solver = model._solver(matrix, tuning=True)
-    say(f"  EASE ({model.method_used}) set-up for {matrix.shape[1]:,} items: {time.perf_counter() - started:.1f} s")
+    setup_seconds = time.perf_counter() - started
+    say(f"  EASE ({model.method_used}) set-up for {matrix.shape[1]:,} items: {setup_seconds:.1f} s")
     table, best_weights, best_score = [], None, -np.inf
     for l2 in grid:
         started = time.perf_counter()
@@ -458,8 +497,13 @@ def tune_ease(
 
 
 def tune_ials(
-    train: sp.csr_matrix, validation: sp.csr_matrix, ks: Iterable[int] = (10, 20), grid: dict | None = None,
-    metric: str = "NDCG@20", iterations: int = 15, seed: int = 0,
+    train: sp.csr_matrix,
+    validation: sp.csr_matrix,
+    ks: Iterable[int] = (10, 20),
+    grid: dict | None = None,
+    metric: str = "NDCG@20",
+    iterations: int = 15,
+    seed: int = 0,
 ) -> tuple[IALS, dict, list[dict]]:
     """Pick iALS factors / regularization / alpha (all combinations of `grid`) by `metric` on
     `validation`. Returns (best model fitted on `train`, its parameters, one row per trial)."""
@@ -468,8 +512,8 @@ def tune_ials(
     unknown = set(grid) - {"factors", "regularization", "alpha", "iterations"}
     if unknown or not all(grid.values()):
         raise ConfigError(
-            f"tune_ials grid must map 'factors', 'regularization', 'alpha' (and optionally 'iterations') to non-empty "
-            f"lists; got {sorted(grid)}."
+            "tune_ials grid must map 'factors', 'regularization', 'alpha' (and optionally 'iterations') "
+            f"to non-empty lists; got {sorted(grid)}."
         )
     _import_implicit_als()  # fail before any work when implicit is missing
     matrix = binary_matrix(train)
@@ -488,5 +532,8 @@ def tune_ials(
         _report_trial("iALS", params, metrics, metric, seconds)
         if metrics[metric] > best_score:
             best_model, best_score = model, metrics[metric]
+    # combos is never empty (an empty grid still makes one trial) and metrics are finite, so the
+    # first trial already beats -inf.
+    assert best_model is not None
     best = table[_best(table, metric)]
     return best_model, {k: best[k] for k in ["iterations", *names]}, table

@@ -19,16 +19,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
 from recsys.config import Config
-from recsys.errors import ArtifactError
+from recsys.errors import ArtifactError, DataError
 from recsys.io_utils import atomic_directory
 from recsys.model import EmbeddingModel
 from recsys.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # imported lazily at run time, in load_bundle
+    from recsys.features import FeatureEncoder
 
 WEIGHTS = "model.weights.h5"
 
@@ -40,8 +44,8 @@ class ModelBundle:
     user_vocab: Vocabulary
     item_vocab: Vocabulary
     seen: sp.csr_matrix
-    user_encoder: object | None = None  # recsys.features.FeatureEncoder
-    item_encoder: object | None = None
+    user_encoder: FeatureEncoder | None = None
+    item_encoder: FeatureEncoder | None = None
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
 
@@ -57,8 +61,10 @@ class ModelBundle:
     def _index_of(self, vocab: Vocabulary, external_id, what: str) -> int:
         index = int(vocab.indices_of(pl.Series([external_id]))[0])
         if index < 0:
-            raise ArtifactError(f"unknown {what} id {external_id!r}: the model was trained on {len(vocab):,} {what}s "
-                                f"(ids like {vocab.ids.head(3).to_list()}).")
+            raise DataError(
+                f"unknown {what} id {external_id!r}: the model was trained on {len(vocab):,} {what}s "
+                f"(ids like {vocab.ids.head(3).to_list()})."
+            )
         return index
 
     def recommend(self, user_id, n: int = 10, exclude_seen: bool = True) -> list[tuple]:
@@ -94,7 +100,9 @@ class ModelBundle:
             sp.save_npz(tmp / "seen.npz", self.seen.tocsr().astype(np.float32))
             (tmp / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=_json_default))
             if self.history:
-                pl.DataFrame({"epoch": np.arange(1, len(next(iter(self.history.values()))) + 1), **self.history}).write_csv(tmp / "history.csv")
+                pl.DataFrame(
+                    {"epoch": np.arange(1, len(next(iter(self.history.values()))) + 1), **self.history}
+                ).write_csv(tmp / "history.csv")
         return path
 
 
@@ -127,7 +135,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
     except ArtifactError:
         raise
     except Exception as exc:
-        raise ArtifactError(f"could not load the model bundle at {path}: {type(exc).__name__}: {exc}") from exc
+        raise ArtifactError(
+            f"could not load the model bundle at {path}: {type(exc).__name__}: {exc}"
+        ) from exc
     encoders = {}
     for name in ("user", "item"):
         encoder_path = path / f"{name}_features.json"
@@ -139,4 +149,14 @@ def load_bundle(path: str | Path) -> ModelBundle:
     if (path / "history.csv").exists():
         frame = pl.read_csv(path / "history.csv")
         history = {c: frame[c].to_list() for c in frame.columns if c != "epoch"}
-    return ModelBundle(model, config, user_vocab, item_vocab, seen, encoders.get("user"), encoders.get("item"), metrics, history)
+    return ModelBundle(
+        model,
+        config,
+        user_vocab,
+        item_vocab,
+        seen,
+        encoders.get("user"),
+        encoders.get("item"),
+        metrics,
+        history,
+    )

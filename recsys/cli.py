@@ -1,7 +1,11 @@
 """Command line: `recsys <command>` (and `python -m recsys`), plus the template's `python main.py`.
 
+Options (`--config`, `--data`, `--set`, `--quiet`, `--verbose`) are accepted before or after the
+command. One invocation builds one `Experiment`, so however many actions it runs, the data are
+read once.
+
 Exit codes: 0 success; 1 a user error (bad data, config or missing artifact: one line on stderr,
-no traceback); 2 a usage error (unknown command or option).
+no traceback); 2 a usage error (unknown command, action or option); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,54 +13,79 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from recsys.config import Config, apply_overrides, field_docs, load_config
-from recsys.errors import RecsysError
+from recsys.errors import ConfigError, RecsysError, UsageError
 
 # command -> (action name, aliases, help)
-COMMANDS = {
-    "eda": ("exploratory_data_analysis", ["explore"], "Summary statistics and figures of the interaction data (figures/)."),
-    "validate": ("train_validation_model", ["val", "train-validation"], "Train on the training split; report ranking metrics on held-out interactions beside most-popular."),
-    "train": ("train_production_model", ["prod", "train-production"], "Train the production model on all interactions (epochs from the validation run)."),
-    "recommend": ("compute_predictions", ["predict", "rec"], "Top-N unseen items for every user -> recommendations file."),
-    "similar": ("similar_items", ["similar-items"], "Most similar items of every item -> similar items file."),
-    "compare": ("compare_models", [], "Two-tower model vs most-popular, EASE and iALS on the validation split (table + chart)."),
-    "tune": ("tune", [], "Search the main hyper-parameters on the validation split; write the best settings to a config file."),
-    "all": (None, ["run"], "exploratory_data_analysis, train_validation_model, train_production_model, compute_predictions in order."),
+COMMANDS: dict[str, tuple[str | None, list[str], str]] = {
+    "eda": (
+        "exploratory_data_analysis",
+        ["explore"],
+        "Summary statistics and figures of the interaction data (figures/).",
+    ),
+    "validate": (
+        "train_validation_model",
+        ["val", "train-validation"],
+        "Train on the training split; report ranking metrics on held-out interactions beside most-popular.",
+    ),
+    "train": (
+        "train_production_model",
+        ["prod", "train-production"],
+        "Train the production model on all interactions (epochs from the validation run).",
+    ),
+    "recommend": (
+        "compute_predictions",
+        ["predict", "rec"],
+        "Top-N unseen items for every user -> recommendations file.",
+    ),
+    "similar": (
+        "similar_items",
+        ["similar-items"],
+        "Most similar items of every item -> similar items file.",
+    ),
+    "compare": (
+        "compare_models",
+        [],
+        "Two-tower model vs most-popular, EASE and iALS on the validation split (table + chart).",
+    ),
+    "tune": (
+        "tune",
+        [],
+        "Search the main hyper-parameters on the validation split; write the best settings to a file.",
+    ),
+    "all": (
+        None,
+        ["run"],
+        "exploratory_data_analysis, train_validation_model, train_production_model, "
+        "compute_predictions in order.",
+    ),
     "config": (None, ["settings"], "Print every setting with its current value and documentation."),
 }
 
 
-def _actions():
-    from recsys import pipeline
-
-    return pipeline
-
-
-def load_data_hook(path: str | Path | None):
+def load_data_hook(path: str | Path | None) -> Callable[[], Any] | None:
     """`get_raw_data` from a template `data.py` (None when the file does not exist)."""
     if path is None or not Path(path).exists():
         return None
     spec = importlib.util.spec_from_file_location("recsys_user_data", str(path))
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path} is not a Python file.")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(Path(path).resolve().parent))  # so data.py can `import config`
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise RecsysError(f"could not import {path}: {type(exc).__name__}: {exc}") from exc
+        raise ConfigError(f"could not import {path}: {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.pop(0)
     hook = getattr(module, "get_raw_data", None)
     if hook is None:
-        raise RecsysError(f"{path} defines no get_raw_data() function.")
+        raise ConfigError(f"{path} defines no get_raw_data() function.")
     return hook
-
-
-def _run(actions: list[str], config: Config, hook) -> None:
-    pipeline = _actions()
-    for action in actions:
-        pipeline.run_action(action, config, hook)
 
 
 def _print_config(config: Config) -> None:
@@ -65,22 +94,59 @@ def _print_config(config: Config) -> None:
         print(f"{name} = {value!r}\n    {docs[name]}")
 
 
+def add_run_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    """The options every command takes. After the command, unset ones keep the values given
+    before it (argparse.SUPPRESS), and `--set` collects into its own list, merged later."""
+    keep = argparse.SUPPRESS if after_command else None
+    parser.add_argument(
+        "--config",
+        default=keep or "config.py",
+        help="Settings file (a config.py, or a config.json saved with a run). Default: ./config.py.",
+    )
+    parser.add_argument(
+        "--data",
+        default=keep or "data.py",
+        help="File defining get_raw_data() (default: ./data.py if present).",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="set_after" if after_command else "set",
+        metavar="NAME=VALUE",
+        help="Override a setting, e.g. --set embedding_dim=64 (repeatable).",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=keep or False,
+        help="Print warnings and errors only (verbosity 0).",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=keep or False, help="Print details too (verbosity 2)."
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recsys",
         description="Two-tower recommender on Keras 3. Commands read settings from --config (a config.py) "
-                    "and the data hook get_raw_data() from --data (a data.py).",
+        "and the data hook get_raw_data() from --data (a data.py).",
     )
-    parser.add_argument("--config", default="config.py", help="Settings file (config.py, or a config.json saved with a run). Default: ./config.py if present.")
-    parser.add_argument("--data", default="data.py", help="File defining get_raw_data() (default: ./data.py if present).")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="Override a setting, e.g. --set embedding_dim=64 (repeatable).")
+    add_run_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="command")
     for name, (_, aliases, text) in COMMANDS.items():
         command = sub.add_parser(name, aliases=aliases, help=text, description=text)
+        add_run_options(command, after_command=True)
         if name == "tune":
             command.add_argument("--trials", type=int, default=20, help="Number of trials (default 20).")
-            command.add_argument("--minutes", type=float, default=None, help="Time budget in minutes (stops early).")
-            command.add_argument("--output", default="config_tuned.py", help="Where the best settings are written.")
+            command.add_argument(
+                "--minutes", type=float, default=None, help="Time budget in minutes (stops early)."
+            )
+            command.add_argument(
+                "--output", default="config_tuned.py", help="Where the best settings are written."
+            )
     return parser
 
 
@@ -88,31 +154,29 @@ def _resolve_command(name: str) -> str:
     for command, (_, aliases, _) in COMMANDS.items():
         if name == command or name in aliases:
             return command
-    raise ValueError(name)
+    raise UsageError(f"unknown command {name!r}; valid commands: {', '.join(COMMANDS)}.")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
-    command = _resolve_command(args.command)
+def configure(
+    config_path: str | Path | None, overrides: list[str], quiet: bool = False, verbose: bool = False
+) -> Config:
+    """Settings from the file and `--set` overrides; --quiet / --verbose win over `verbosity`."""
+    from recsys.log import set_verbosity
+
+    config = apply_overrides(load_config(config_path), overrides)
+    if quiet or verbose:
+        config = config.replace(verbosity=0 if quiet else 2)
+    set_verbosity(config.verbosity)
+    return config
+
+
+def run_guarded(work: Callable[[], None]) -> int:
+    """Run `work`, turning the project's errors into one line on stderr and an exit code."""
     try:
-        config_path = args.config if Path(args.config).exists() or args.config != "config.py" else None
-        config = apply_overrides(load_config(config_path), args.set)
-        if command == "config":
-            _print_config(config)
-            return 0
-        hook = load_data_hook(args.data)
-        if command == "all":
-            _run(_actions().DEFAULT_SEQUENCE, config, hook)
-        elif command == "tune":
-            from recsys.tuning import tune
-
-            tune(config, hook, trials=args.trials, minutes=args.minutes, output=args.output)
-        else:
-            _run([COMMANDS[command][0]], config, hook)
+        work()
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except RecsysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -122,21 +186,73 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+
+    def work() -> None:
+        from recsys import pipeline
+        from recsys.experiment import Experiment
+
+        command = _resolve_command(args.command)
+        config_path = args.config if Path(args.config).exists() or args.config != "config.py" else None
+        config = configure(config_path, args.set + args.set_after, args.quiet, args.verbose)
+        if command == "config":
+            _print_config(config)
+            return
+        experiment = Experiment(config, load_data_hook(args.data))
+        if command == "tune":
+            from recsys.tuning import tune
+
+            tune(experiment, trials=args.trials, minutes=args.minutes, output=args.output)
+            return
+        action = COMMANDS[command][0]
+        pipeline.run_actions(pipeline.DEFAULT_SEQUENCE if action is None else [action], experiment)
+
+    return run_guarded(work)
+
+
 def run_template(argv: list[str], config_path: str | Path, data_hook_module: str | Path) -> int:
-    """`python main.py [action ...]`: the seed's action names (all four in order when none is given)."""
-    pipeline = _actions()
+    """`python main.py [action ...] [--quiet] [--set name=value]`: the seed's action names (the
+    first four in order when none is given)."""
+    from recsys import pipeline
+
     valid = list(pipeline.ACTIONS)
-    actions = argv or pipeline.DEFAULT_SEQUENCE
+    parser = argparse.ArgumentParser(
+        prog="python main.py",
+        description="Run the recommender's actions in order; with none, "
+        + ", ".join(pipeline.DEFAULT_SEQUENCE)
+        + ". Settings: config.py; data: data.py.",
+        epilog="Actions: " + ", ".join(valid) + ". More commands and options: recsys --help.",
+    )
+    parser.add_argument("actions", nargs="*", metavar="action", help="One or more of the actions below.")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Override a setting of config.py, e.g. --set top_n=10 (repeatable).",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="Print warnings and errors only.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Print details too.")
+    args = parser.parse_intermixed_args(argv)
+    actions = args.actions or pipeline.DEFAULT_SEQUENCE
     unknown = [a for a in actions if a not in valid]
     if unknown:
-        print(f"error: unknown action {unknown[0]!r}. Valid actions: {', '.join(valid)} "
-              "(none runs the first four in order).", file=sys.stderr)
+        print(
+            f"error: unknown action {unknown[0]!r}. Valid actions: {', '.join(valid)} "
+            "(none runs the first four in order).",
+            file=sys.stderr,
+        )
         return 2
-    try:
-        config = load_config(config_path)
-        hook = load_data_hook(data_hook_module)
-        _run(actions, config, hook)
-    except RecsysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    def work() -> None:
+        from recsys.experiment import Experiment
+
+        config = configure(config_path, args.set, args.quiet, args.verbose)
+        pipeline.run_actions(actions, Experiment(config, load_data_hook(data_hook_module)))
+
+    return run_guarded(work)

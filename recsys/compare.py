@@ -13,9 +13,9 @@ from pathlib import Path
 
 import polars as pl
 
-from recsys.config import Config
 from recsys.errors import RecsysError
 from recsys.evaluation import evaluate
+from recsys.experiment import Experiment
 from recsys.io_utils import atomic_path, atomic_write_text
 from recsys.log import say
 
@@ -34,10 +34,18 @@ def baseline_rows(train_matrix, validation_matrix, ks: list[int], seed: int) -> 
 
     rows = []
     popular, seconds = _timed(lambda: MostPopular().fit(train_matrix))
-    rows.append({"model": "most popular", "seconds": seconds, "settings": "",
-                 **evaluate(popular.scorer(), train_matrix, validation_matrix, ks)})
-    for name, tune in (("EASE", lambda: tune_ease(train_matrix, validation_matrix, ks)),
-                       ("iALS", lambda: tune_ials(train_matrix, validation_matrix, ks, seed=seed))):
+    rows.append(
+        {
+            "model": "most popular",
+            "seconds": seconds,
+            "settings": "",
+            **evaluate(popular.scorer(), train_matrix, validation_matrix, ks),
+        }
+    )
+    for name, tune in (
+        ("EASE", lambda: tune_ease(train_matrix, validation_matrix, ks)),
+        ("iALS", lambda: tune_ials(train_matrix, validation_matrix, ks, seed=seed)),
+    ):
         say(f"Tuning {name} on the validation split")
         try:
             (model, params, _), seconds = _timed(tune)
@@ -46,18 +54,29 @@ def baseline_rows(train_matrix, validation_matrix, ks: list[int], seed: int) -> 
             rows.append({"model": name, "seconds": float("nan"), "settings": f"skipped: {exc}"})
             continue
         settings = f"l2={params:g}" if name == "EASE" else ", ".join(f"{k}={v:g}" for k, v in params.items())
-        rows.append({"model": name, "seconds": seconds, "settings": settings + " (tuning time)",
-                     **evaluate(model.scorer(), train_matrix, validation_matrix, ks)})
+        rows.append(
+            {
+                "model": name,
+                "seconds": seconds,
+                "settings": settings + " (tuning time)",
+                **evaluate(model.scorer(), train_matrix, validation_matrix, ks),
+            }
+        )
     return rows
 
 
-def two_tower_row(name: str, config: Config, prepared, split, user_matrix, item_matrix) -> dict:
-    from recsys.training import build_model, fit
+def two_tower_row(name: str, experiment: Experiment, with_features: bool) -> dict:
+    """Train the two-tower model on the split (with or without the features) and score it."""
+    from recsys.training import fit_on_split
 
     say(f"Training the {name} on the validation split")
-    model = build_model(config, prepared.n_users, prepared.n_items, user_matrix, item_matrix, split.train)
-    result = fit(model, split.train, config, validation=split.validation, verbose=0)
-    return {"model": name, "seconds": result.seconds, "settings": f"best epoch {result.best_epoch}", **result.best_metrics}
+    result = fit_on_split(experiment, with_features=with_features, log_epochs=False)
+    return {
+        "model": name,
+        "seconds": result.seconds,
+        "settings": f"best epoch {result.best_epoch}",
+        **result.best_metrics,
+    }
 
 
 def format_markdown(rows: list[dict]) -> str:
@@ -70,44 +89,32 @@ def format_markdown(rows: list[dict]) -> str:
 
 
 def plot_comparison(rows: list[dict], path: Path) -> Path:
-    from recsys.figures import plt, save_figure
+    """Bar chart of Recall@20 and NDCG@20 per model: horizontal bars, so long model names never overlap."""
+    from recsys.figures import comparison_figure, save_figure
 
-    scored = [r for r in rows if "NDCG@20" in r]
-    metrics = ("Recall@20", "NDCG@20")
-    figure, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(metrics)
-    for j, metric in enumerate(metrics):
-        ax.bar([i + j * width for i in range(len(scored))], [r[metric] for r in scored], width, label=metric)
-    ax.set_xticks([i + width / 2 for i in range(len(scored))], [r["model"] for r in scored], rotation=15)
-    ax.set(title="Models on the validation split", ylabel="metric value")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(figure, path)
+    return save_figure(comparison_figure(rows, ("Recall@20", "NDCG@20")), path)
 
 
-def compare_models(config: Config, hook=None) -> list[dict]:
-    """Train and evaluate every model on the config's validation split; print and save the table."""
-    from recsys.pipeline import encode_features, load_and_prepare
-    from recsys.splitting import split_interactions
-
-    _, prepared = load_and_prepare(config, hook)
-    split = split_interactions(prepared.interactions, config)
-    features = encode_features(prepared, config)
+def compare_models(experiment: Experiment) -> list[dict]:
+    """Train and evaluate every model on the experiment's validation split; print and save the table."""
+    config, features = experiment.config, experiment.features
     ks = sorted(set(list(config.metrics_k) + [10, 20]))
-    train_matrix, validation_matrix = split.train.user_item_matrix(), split.validation.user_item_matrix()
-    rows = baseline_rows(train_matrix, validation_matrix, ks, config.seed)
-    has_features = features.user_matrix is not None or features.item_matrix is not None
-    rows.append(two_tower_row("two-tower" + (" (ids + features)" if has_features else ""), config, prepared, split,
-                              features.user_matrix, features.item_matrix))
-    if has_features:
-        rows.append(two_tower_row("two-tower (ids only)", config, prepared, split, None, None))
+    rows = baseline_rows(experiment.train_matrix, experiment.validation_matrix, ks, config.seed)
+    name = "two-tower" + (" (ids + features)" if features.any else "")
+    rows.append(two_tower_row(name, experiment, with_features=True))
+    if features.any:
+        rows.append(two_tower_row("two-tower (ids only)", experiment, with_features=False))
     markdown = format_markdown(rows)
     say("\n" + markdown)
     out = Path(config.output_dir)
     csv_path, md_path = out / "comparison.csv", out / "comparison.md"
-    frame = pl.DataFrame([{k: (v if k in ("model", "settings") else float(v)) for k, v in row.items()} for row in rows])
+    frame = pl.DataFrame(
+        [{k: (v if k in ("model", "settings") else float(v)) for k, v in row.items()} for row in rows]
+    )
     with atomic_path(csv_path) as tmp:
-        frame.select(["model", *[m for m in TABLE_METRICS if m in frame.columns], "seconds", "settings"]).write_csv(tmp)
+        frame.select(
+            ["model", *[m for m in TABLE_METRICS if m in frame.columns], "seconds", "settings"]
+        ).write_csv(tmp)
     atomic_write_text(md_path, markdown + "\n")
     figure = plot_comparison(rows, Path(config.figures_dir) / "model_comparison.png")
     say(f"Wrote {csv_path}, {md_path} and {figure}.")

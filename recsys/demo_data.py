@@ -36,7 +36,20 @@ from recsys.errors import ConfigError
 from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.log import plural, say
 
-GENRES = ("Action", "Adventure", "RPG", "Strategy", "Puzzle", "Shooter", "Sports", "Racing", "Simulation", "Horror", "Platformer", "Casual")
+GENRES = (
+    "Action",
+    "Adventure",
+    "RPG",
+    "Strategy",
+    "Puzzle",
+    "Shooter",
+    "Sports",
+    "Racing",
+    "Simulation",
+    "Horror",
+    "Platformer",
+    "Casual",
+)
 GENRE_WEIGHTS = np.array([0.30, 0.18, 0.14, 0.12, 0.10, 0.12, 0.08, 0.07, 0.09, 0.05, 0.08, 0.12])
 NO_GENRES = "(no genres listed)"
 COUNTRIES = ("US", "BR", "DE", "JP", "KR", "FR", "GB", "IN", "PL", "CA")
@@ -48,12 +61,29 @@ AGE_EDGES = np.array([18, 25, 35, 45, 55])  # age buckets: <18, 18-24, 25-34, 35
 AGE_MIDS = np.array([15.5, 21.0, 29.5, 39.5, 49.5, 60.0])
 
 # Genre preference per standardised year of age: positive = liked more by older players.
-AGE_LOADING = dict(Shooter=-1.0, Action=-0.5, Platformer=-0.4, Horror=-0.5, Sports=-0.2, Racing=-0.2, RPG=-0.2,
-                   Strategy=0.5, Puzzle=0.8, Simulation=0.4, Casual=0.7)
+AGE_LOADING = dict(
+    Shooter=-1.0,
+    Action=-0.5,
+    Platformer=-0.4,
+    Horror=-0.5,
+    Sports=-0.2,
+    Racing=-0.2,
+    RPG=-0.2,
+    Strategy=0.5,
+    Puzzle=0.8,
+    Simulation=0.4,
+    Casual=0.7,
+)
 COUNTRY_LOADING = {
-    "US": dict(Shooter=0.4, Sports=0.4), "BR": dict(Sports=0.9, Racing=0.4), "DE": dict(Simulation=0.9, Strategy=0.4),
-    "JP": dict(RPG=1.0, Puzzle=0.3, Shooter=-0.4), "KR": dict(Strategy=0.8, Shooter=0.4), "FR": dict(Adventure=0.6),
-    "GB": dict(Racing=0.6, Sports=0.3), "IN": dict(Casual=0.6, Sports=0.5), "PL": dict(RPG=0.6, Strategy=0.3),
+    "US": dict(Shooter=0.4, Sports=0.4),
+    "BR": dict(Sports=0.9, Racing=0.4),
+    "DE": dict(Simulation=0.9, Strategy=0.4),
+    "JP": dict(RPG=1.0, Puzzle=0.3, Shooter=-0.4),
+    "KR": dict(Strategy=0.8, Shooter=0.4),
+    "FR": dict(Adventure=0.6),
+    "GB": dict(Racing=0.6, Sports=0.3),
+    "IN": dict(Casual=0.6, Sports=0.5),
+    "PL": dict(RPG=0.6, Strategy=0.3),
     "CA": dict(Horror=0.5, Sports=0.3),
 }
 PLATFORM_LOADING = {
@@ -67,9 +97,9 @@ PLATFORM_PRICE = np.array([-0.1, -0.1, -0.6])  # sensitivity to log(1 + price)
 N_CLUSTERS, LATENT_DIM, CLUSTERS_PER_USER = 32, 16, 2
 LATENT_STRENGTH = 14.0  # scale of cluster-item affinity (unit vectors in 16 dims: sd ~3.5)
 POPULARITY_SD = 2.0  # sd of log popularity: the long tail
-FEATURE_STRENGTH = 3.0
+FEATURE_STRENGTH = 3.0  # scale of the segment (feature-driven) affinities
 NEW_RELEASE_SHARE = 0.3  # share of games released during the year (the others predate it)
-DRIFT_STRENGTH = 1.5  # how strongly a player's taste moves from their first latent cluster to their second  # scale of the segment (feature-driven) affinities
+DRIFT_STRENGTH = 1.5  # how strongly a player's taste moves from their first latent cluster to their second
 YEAR_START = 1672531200.0  # 2023-01-01T00:00:00Z
 YEAR = 365 * 86400.0
 
@@ -105,7 +135,9 @@ def _make_items(rng: np.random.Generator, n_items: int) -> dict:
     no_genre = rng.random(n_items) < 0.01
     multi_hot = _top_k_mask(rng, GENRE_WEIGHTS, np.where(no_genre, 0, n_genres))
     # Hard games are more often strategy/RPG/shooter, easy ones casual/puzzle.
-    hardness = multi_hot @ np.array([0.2, 0, 0.5, 0.6, -0.4, 0.4, 0, 0, 0.2, 0.3, 0.3, -0.9]) + rng.normal(0, 0.7, n_items)
+    hardness = multi_hot @ np.array([0.2, 0, 0.5, 0.6, -0.4, 0.4, 0, 0, 0.2, 0.3, 0.3, -0.9]) + rng.normal(
+        0, 0.7, n_items
+    )
     difficulty = np.digitize(hardness, [-0.35, 0.55])  # 0 easy, 1 medium, 2 hard
     free = rng.random(n_items) < 0.25
     price = np.where(free, 0.0, np.maximum(np.round(np.exp(rng.normal(2.6, 0.6, n_items))), 1.0) - 0.01)
@@ -118,8 +150,17 @@ def _make_items(rng: np.random.Generator, n_items: int) -> dict:
     # Release dates: most games predate 2023 (-inf), the rest come out during the year (a fraction of it).
     new = rng.random(n_items) < NEW_RELEASE_SHARE
     release = np.where(new, 1.0 - 0.5 * rng.random(n_items), -np.inf)  # second half of the year
-    return dict(ids=ids, multi_hot=multi_hot, difficulty=difficulty, price=price, price_missing=price_missing,
-                latent=latent, log_pop=log_pop, quality=quality, release=release)
+    return dict(
+        ids=ids,
+        multi_hot=multi_hot,
+        difficulty=difficulty,
+        price=price,
+        price_missing=price_missing,
+        latent=latent,
+        log_pop=log_pop,
+        quality=quality,
+        release=release,
+    )
 
 
 def _make_users(rng: np.random.Generator, num_users: int) -> dict:
@@ -135,9 +176,21 @@ def _make_users(rng: np.random.Generator, num_users: int) -> dict:
     cluster_share /= cluster_share.sum(axis=1, keepdims=True)
     bias = rng.normal(0.0, 0.35, num_users)
     width = max(5, len(str(num_users - 1)))
-    ids = pl.select((pl.lit("player_") + pl.Series(np.arange(num_users)).cast(pl.String).str.zfill(width)).alias("id")).to_series()
-    return dict(ids=ids, age=age, age_missing=age_missing, country=country, platform=platform, segment=segment,
-                segment_weight=segment_weight, clusters=clusters, cluster_share=cluster_share, bias=bias)
+    ids = pl.select(
+        (pl.lit("player_") + pl.Series(np.arange(num_users)).cast(pl.String).str.zfill(width)).alias("id")
+    ).to_series()
+    return dict(
+        ids=ids,
+        age=age,
+        age_missing=age_missing,
+        country=country,
+        platform=platform,
+        segment=segment,
+        segment_weight=segment_weight,
+        clusters=clusters,
+        cluster_share=cluster_share,
+        bias=bias,
+    )
 
 
 def _segment_affinity(items: dict) -> np.ndarray:
@@ -146,8 +199,10 @@ def _segment_affinity(items: dict) -> np.ndarray:
     age_load = _loading_matrix(("all",), {"all": AGE_LOADING})[0]
     country_load = _loading_matrix(COUNTRIES, COUNTRY_LOADING)
     platform_load = _loading_matrix(PLATFORMS, PLATFORM_LOADING)
-    a, c, p = np.meshgrid(np.arange(len(AGE_MIDS)), np.arange(len(COUNTRIES)), np.arange(len(PLATFORMS)), indexing="ij")
-    a, c, p = a.ravel(), c.ravel(), p.ravel()  # segment order matches _make_users
+    a_grid, c_grid, p_grid = np.meshgrid(
+        np.arange(len(AGE_MIDS)), np.arange(len(COUNTRIES)), np.arange(len(PLATFORMS)), indexing="ij"
+    )
+    a, c, p = a_grid.ravel(), c_grid.ravel(), p_grid.ravel()  # segment order matches _make_users
     genre_pref = age_std[a, None] * age_load[None, :] + country_load[c] + platform_load[p]
     genres = items["multi_hot"] / np.sqrt(np.maximum(items["multi_hot"].sum(axis=1, keepdims=True), 1))
     hard_liking = -0.4 * age_std[a] + PLATFORM_HARDNESS[p]  # young and pc/console players like hard games
@@ -172,7 +227,7 @@ def _draw_items(rng: np.random.Generator, component: np.ndarray, cdf: np.ndarray
     bounds = np.r_[0, np.cumsum(np.bincount(component, minlength=len(cdf)))]
     items = np.empty(len(component), dtype=np.int64)
     for c in np.flatnonzero(np.diff(bounds)):  # loop per component (<= ~212), not per draw
-        rows = order[bounds[c]:bounds[c + 1]]
+        rows = order[bounds[c] : bounds[c + 1]]
         items[rows] = np.searchsorted(cdf[c], u[rows], side="right")
     return np.minimum(items, cdf.shape[1] - 1)
 
@@ -181,8 +236,12 @@ _UNSEEN = np.iinfo(np.int32).max
 
 
 def _distinct_draws(
-    rng: np.random.Generator, k: np.ndarray, components: np.ndarray, cumulative_weights: np.ndarray,
-    cdf: np.ndarray, first_seen: np.ndarray,
+    rng: np.random.Generator,
+    k: np.ndarray,
+    components: np.ndarray,
+    cumulative_weights: np.ndarray,
+    cdf: np.ndarray,
+    first_seen: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """For a chunk of players, `k[p]` distinct games each from their mixture, in draw order.
 
@@ -230,7 +289,8 @@ def generate_demo(
     num_items: int | None = None,
     interactions_per_user: float | None = None,
 ) -> RawData:
-    """Synthetic players x games data: interactions (user, item, score 1-5, timestamp) and both feature tables.
+    """Synthetic players x games data: interactions (user, item, score 1-5, timestamp) and both
+    feature tables.
 
     User ids are strings ("player_00042"), game ids integers. Games default to ~0.19 per player and
     interactions to ~35 per player at 3,000 players (~143 at 140,000). Deterministic for a seed.
@@ -241,9 +301,14 @@ def generate_demo(
     n_items = int(num_items) if num_items else default_num_items(num_users)
     if n_items < 10:
         raise ConfigError(f"the demo dataset needs at least 10 games, got num_items={num_items}.")
-    mean_count = float(interactions_per_user) if interactions_per_user else default_interactions_per_user(n_items)
+    mean_count = (
+        float(interactions_per_user) if interactions_per_user else default_interactions_per_user(n_items)
+    )
     started = time.perf_counter()
-    say(f"Generating the demo dataset: {plural(num_users, 'player')}, {plural(n_items, 'game')}, ~{mean_count:.0f} games per player (seed {seed})")
+    say(
+        f"Generating the demo dataset: {plural(num_users, 'player')}, {plural(n_items, 'game')}, "
+        f"~{mean_count:.0f} games per player (seed {seed})"
+    )
     rng = np.random.default_rng(seed)
     items = _make_items(rng, n_items)
     users = _make_users(rng, num_users)
@@ -255,7 +320,9 @@ def generate_demo(
     n_segments = len(segment_affinity)
     cdf = _cdf_table(np.vstack([segment_affinity, cluster_affinity]) + items["log_pop"][None, :])
     components = np.column_stack([users["segment"], n_segments + users["clusters"]])
-    weights = np.column_stack([users["segment_weight"], (1 - users["segment_weight"])[:, None] * users["cluster_share"]])
+    weights = np.column_stack(
+        [users["segment_weight"], (1 - users["segment_weight"])[:, None] * users["cluster_share"]]
+    )
     cumulative_weights = np.cumsum(weights, axis=1)[:, :-1]
     # Rating scale: standardise the affinities with constants of the whole table (not of a chunk).
     seg_mean, seg_sd = float(segment_affinity.mean()), float(segment_affinity.std())
@@ -263,7 +330,9 @@ def generate_demo(
 
     sigma = 1.0
     mu = np.log(max(mean_count - 3.0, 1.0)) - sigma**2 / 2
-    counts = np.minimum(3 + np.round(rng.lognormal(mu, sigma, num_users)), max(3, n_items // 2)).astype(np.int64)
+    counts = np.minimum(3 + np.round(rng.lognormal(mu, sigma, num_users)), max(3, n_items // 2)).astype(
+        np.int64
+    )
     # Each player is active for an exponential time (fraction of the year), placed within 2023
     # (slightly more players later: a growing platform).
     duration = np.clip(rng.exponential(0.3, num_users), 2.0 / 365, 1.0)
@@ -276,52 +345,80 @@ def generate_demo(
     shortfall = 0
     for lo in range(0, num_users, chunk_users):  # loop per chunk of players
         hi = min(num_users, lo + chunk_users)
-        user, game, short = _distinct_draws(rng, counts[lo:hi], components[lo:hi], cumulative_weights[lo:hi], cdf, first_seen)
+        user, game, short = _distinct_draws(
+            rng, counts[lo:hi], components[lo:hi], cumulative_weights[lo:hi], cdf, first_seen
+        )
         user = user.astype(np.int64) + lo
         shortfall += short
 
         taste = 0.6 * (segment_affinity[users["segment"][user], game] - seg_mean) / seg_sd
         share = users["cluster_share"][user]
-        latent = sum(share[:, j] * cluster_affinity[users["clusters"][user, j], game] for j in range(CLUSTERS_PER_USER))
+        latent = sum(
+            share[:, j] * cluster_affinity[users["clusters"][user, j], game] for j in range(CLUSTERS_PER_USER)
+        )
         taste += 0.8 * latent / clu_sd
-        rating = 3.1 + users["bias"][user] + items["quality"][game] + 0.55 * taste + rng.normal(0.0, 0.75, len(user))
+        rating = (
+            3.1
+            + users["bias"][user]
+            + items["quality"][game]
+            + 0.55 * taste
+            + rng.normal(0.0, 0.75, len(user))
+        )
         score = np.clip(np.rint(rating), 1, 5)
         # Taste drift: games near the player's second latent cluster come later in their window
         # (tastes move), so recent interactions predict the future better than old ones.
-        drift = (cluster_affinity[users["clusters"][user, 1], game] - cluster_affinity[users["clusters"][user, 0], game]) / clu_sd
+        drift = (
+            cluster_affinity[users["clusters"][user, 1], game]
+            - cluster_affinity[users["clusters"][user, 0], game]
+        ) / clu_sd
         position = rng.random(len(user))
-        position = 1.0 / (1.0 + np.exp(-(np.log(position / (1.0 - position + 1e-12) + 1e-12) + DRIFT_STRENGTH * drift)))
+        position = 1.0 / (
+            1.0 + np.exp(-(np.log(position / (1.0 - position + 1e-12) + 1e-12) + DRIFT_STRENGTH * drift))
+        )
         fraction = start[user] + duration[user] * position
         # A game released during the year is played after its release: new games are cold in a
         # time-based split, so their features (genres, difficulty, price) are what describe them.
         release = items["release"][game]
         early = fraction < release
-        after_release = np.where(early, release, 0.0) + (1.0 - np.where(early, release, 0.0)) * 0.5 * rng.random(len(user))
+        after_release = np.where(early, release, 0.0) + (
+            1.0 - np.where(early, release, 0.0)
+        ) * 0.5 * rng.random(len(user))
         fraction = np.where(early, after_release, fraction)
         when = YEAR_START + np.round(YEAR * fraction)
-        for name, values in (("user", user.astype(np.int32)), ("game", game.astype(np.int32)), ("score", score.astype(np.int8)), ("when", when)):
+        for name, values in (
+            ("user", user.astype(np.int32)),
+            ("game", game.astype(np.int32)),
+            ("score", score.astype(np.int8)),
+            ("when", when),
+        ):
             parts[name].append(values)
     columns = {name: np.concatenate(parts.pop(name)) for name in list(parts)}  # one column at a time
-    interactions = pl.DataFrame({
-        USER: users["ids"].gather(columns.pop("user")),
-        ITEM: pl.Series(items["ids"][columns.pop("game")], dtype=pl.Int64),
-        SCORE: pl.Series(columns.pop("score"), dtype=pl.Float64),
-        TIMESTAMP: pl.Series(columns.pop("when"), dtype=pl.Float64),
-    })
+    interactions = pl.DataFrame(
+        {
+            USER: users["ids"].gather(columns.pop("user")),
+            ITEM: pl.Series(items["ids"][columns.pop("game")], dtype=pl.Int64),
+            SCORE: pl.Series(columns.pop("score"), dtype=pl.Float64),
+            TIMESTAMP: pl.Series(columns.pop("when"), dtype=pl.Float64),
+        }
+    )
 
     age = pl.Series("age", users["age"], dtype=pl.Int64)
-    user_features = pl.DataFrame({
-        "id": users["ids"],
-        "age": age.set(pl.Series(users["age_missing"]), None) if users["age_missing"].any() else age,
-        "country": pl.Series(np.array(COUNTRIES)[users["country"]]),
-        "platform": pl.Series(np.array(PLATFORMS)[users["platform"]]),
-    })
-    item_features = pl.DataFrame({
-        "id": pl.Series(items["ids"], dtype=pl.Int64),
-        "genres": _genre_strings(items["multi_hot"]),
-        "difficulty": pl.Series(np.array(DIFFICULTIES)[items["difficulty"]]),
-        "price": pl.Series(np.where(items["price_missing"], np.nan, items["price"])).fill_nan(None),
-    })
+    user_features = pl.DataFrame(
+        {
+            "id": users["ids"],
+            "age": age.set(pl.Series(users["age_missing"]), None) if users["age_missing"].any() else age,
+            "country": pl.Series(np.array(COUNTRIES)[users["country"]]),
+            "platform": pl.Series(np.array(PLATFORMS)[users["platform"]]),
+        }
+    )
+    item_features = pl.DataFrame(
+        {
+            "id": pl.Series(items["ids"], dtype=pl.Int64),
+            "genres": _genre_strings(items["multi_hot"]),
+            "difficulty": pl.Series(np.array(DIFFICULTIES)[items["difficulty"]]),
+            "price": pl.Series(np.where(items["price_missing"], np.nan, items["price"])).fill_nan(None),
+        }
+    )
     elapsed = time.perf_counter() - started
     say(
         f"  generated {plural(interactions.height, 'interaction')} in {elapsed:.1f}s"
@@ -336,7 +433,9 @@ def _genre_strings(multi_hot: np.ndarray) -> pl.Series:
     rows, cols = np.nonzero(multi_hot)
     long = pl.DataFrame({"row": rows, "genre": np.array(GENRES)[cols]})
     joined = long.group_by("row", maintain_order=True).agg(pl.col("genre").str.join("|"))
-    full = pl.DataFrame({"row": np.arange(len(multi_hot), dtype=rows.dtype)}).join(joined, on="row", how="left", maintain_order="left")
+    full = pl.DataFrame({"row": np.arange(len(multi_hot), dtype=rows.dtype)}).join(
+        joined, on="row", how="left", maintain_order="left"
+    )
     return full["genre"].fill_null(NO_GENRES).alias("genres")
 
 
@@ -350,9 +449,13 @@ def write_demo_files(folder: str | Path, num_users: int = 3000, seed: int = 0) -
     from recsys.io_utils import atomic_path
 
     raw = generate_demo(num_users=num_users, seed=seed)
+    # generate_demo always builds both feature tables.
+    assert raw.user_features is not None and raw.item_features is not None
     folder = Path(folder)
     tables = {
-        "interactions": raw.interactions.with_columns(pl.col(SCORE).cast(pl.Int64), pl.col(TIMESTAMP).cast(pl.Int64)),
+        "interactions": raw.interactions.with_columns(
+            pl.col(SCORE).cast(pl.Int64), pl.col(TIMESTAMP).cast(pl.Int64)
+        ),
         "users": raw.user_features.rename({"id": USER}),
         "items": raw.item_features.rename({"id": ITEM}),
     }

@@ -4,12 +4,15 @@ What it answers before any training: how big and how sparse the data are, how sk
 and popularity are (long tail), how many users/items are "cold" (a single interaction), whether
 (user, item) pairs repeat, and - when present - how scores are distributed and how activity
 evolves over time. Counting uses polars group-bys and numpy; figures use matplotlib's Agg
-backend and are written atomically.
+backend and are written atomically. The histograms mark the minimum-count thresholds of the
+config, and a run's figures replace the previous run's set (EDA_FIGURES): a figure this data does
+not produce (no scores, no timestamps) is deleted rather than left over from an earlier dataset.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -21,6 +24,12 @@ from recsys.log import plural, say
 def _counts(frame: pl.DataFrame, column: str) -> np.ndarray:
     """Interactions per distinct value of `column` (int64, unordered)."""
     return frame.group_by(column).len()["len"].to_numpy().astype(np.int64)
+
+
+def _number(value: object) -> float:
+    """A polars aggregate (min, max, mean) of a numeric column as a float: the stubs type it as any
+    Python scalar, but scores and timestamps are numeric and the frame is not empty."""
+    return float(cast(float, value))
 
 
 def _top_share(sorted_counts: np.ndarray, fraction: float) -> float:
@@ -57,29 +66,48 @@ def summarize(raw: RawData) -> dict:
     if raw.has_scores:
         scores = frame[SCORE]
         summary.update(
-            score_min=float(scores.min()), score_max=float(scores.max()), score_mean=float(scores.mean()),
+            score_min=_number(scores.min()),
+            score_max=_number(scores.max()),
+            score_mean=_number(scores.mean()),
             score_distinct_values=int(scores.n_unique()),
         )
     if raw.has_timestamps:
         times = frame[TIMESTAMP]
-        first, last = float(times.min()), float(times.max())
+        first, last = _number(times.min()), _number(times.max())
         summary.update(time_first=first, time_last=last, time_span_days=(last - first) / 86400.0)
     return summary
 
 
 def _print_summary(summary: dict, source: str) -> None:
+    """Print the summary numbers as a few readable lines (what the figures then show in detail)."""
     s = summary
     say(f"EDA of {source}:")
-    say(f"  {plural(s['interactions'], 'interaction')}, {plural(s['users'], 'user')}, {plural(s['items'], 'item')}; density {s['density']:.4%}")
     say(
-        f"  per user: median {s['interactions_per_user_median']:g}, mean {s['interactions_per_user_mean']:.1f}, max {s['interactions_per_user_max']:,}; "
-        f"per item: median {s['interactions_per_item_median']:g}, mean {s['interactions_per_item_mean']:.1f}, max {s['interactions_per_item_max']:,}"
+        f"  {plural(s['interactions'], 'interaction')}, {plural(s['users'], 'user')}, "
+        f"{plural(s['items'], 'item')}; density {s['density']:.4%}"
     )
-    say(f"  long tail: the top 10% of items hold {s['top_10pct_items_share']:.1%} of interactions, the top 20% {s['top_20pct_items_share']:.1%}")
-    say(f"  cold (a single interaction): {plural(s['cold_users'], 'user')}, {plural(s['cold_items'], 'item')}")
-    say(f"  duplicate (user, item) rows: {s['duplicate_rows']:,}" + (" (merged by duplicate_policy when preparing)" if s["duplicate_rows"] else ""))
+    say(
+        f"  per user: median {s['interactions_per_user_median']:g}, "
+        f"mean {s['interactions_per_user_mean']:.1f}, "
+        f"max {s['interactions_per_user_max']:,}; per item: median {s['interactions_per_item_median']:g}, "
+        f"mean {s['interactions_per_item_mean']:.1f}, max {s['interactions_per_item_max']:,}"
+    )
+    say(
+        f"  long tail: the top 10% of items hold {s['top_10pct_items_share']:.1%} of interactions, "
+        f"the top 20% {s['top_20pct_items_share']:.1%}"
+    )
+    say(
+        f"  cold (a single interaction): {plural(s['cold_users'], 'user')}, {plural(s['cold_items'], 'item')}"
+    )
+    say(
+        f"  duplicate (user, item) rows: {s['duplicate_rows']:,}"
+        + (" (merged by duplicate_policy when preparing)" if s["duplicate_rows"] else "")
+    )
     if "score_mean" in s:
-        say(f"  scores: {s['score_min']:g} to {s['score_max']:g}, mean {s['score_mean']:.3f}, {s['score_distinct_values']:,} distinct values")
+        say(
+            f"  scores: {s['score_min']:g} to {s['score_max']:g}, mean {s['score_mean']:.3f}, "
+            f"{s['score_distinct_values']:,} distinct values"
+        )
     else:
         say("  no scores: score figures skipped")
     if "time_span_days" in s:
@@ -95,37 +123,128 @@ def _date(seconds: float) -> str:
 # --------------------------------------------------------------------------------------------
 # figures
 # --------------------------------------------------------------------------------------------
+PER_USER_FIGURE = "interactions_per_user.png"
+PER_ITEM_FIGURE = "interactions_per_item.png"
+LONG_TAIL_FIGURE = "popularity_long_tail.png"
+SCORE_FIGURE = "score_distribution.png"
+ITEM_MEAN_SCORE_FIGURE = "item_mean_score.png"
+TIME_FIGURE = "interactions_over_time.png"
+# Every figure run_eda may write: the set one run replaces as a whole (those it does not draw are deleted,
+# so a folder never mixes this run's figures with a stale one from an earlier dataset).
+EDA_FIGURES = (
+    PER_USER_FIGURE,
+    PER_ITEM_FIGURE,
+    LONG_TAIL_FIGURE,
+    SCORE_FIGURE,
+    ITEM_MEAN_SCORE_FIGURE,
+    TIME_FIGURE,
+)
+
+
 def _save(fig, path: Path, written: list[str]) -> None:
     from recsys.figures import save_figure
 
     written.append(str(save_figure(fig, path)))
 
 
-def _count_histogram(counts: np.ndarray, what: str, path: Path, written: list[str]) -> None:
-    """Histogram of interactions per user/item on log-log axes.
+def _filter_counts(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """Distinct partners per user/item: what the minimum-count filter sees once duplicates are merged.
 
-    Bins are log-spaced with integer edges, so they hold different numbers of possible counts;
-    each bar is divided by its width (the number of integers it spans), which keeps the shape
-    free of rounding artefacts.
+    Preparation merges repeated (user, item) rows before it filters, so the threshold counts and the
+    histograms count each pair once; without duplicates this equals `_counts`.
     """
-    import matplotlib.pyplot as plt
+    return _counts(frame.unique([USER, ITEM]), column)
 
-    edges = np.unique(np.round(np.geomspace(1, counts.max() + 1, 30)))
+
+def count_bins(counts: np.ndarray, min_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of integer counts: (number of values per bin, bin edges).
+
+    Edges are log-spaced integers from 1 to max + 1 (bin i holds edges[i] <= count < edges[i + 1]), so
+    a log x axis shows the long tail evenly. A minimum above 1 is added as an edge, so no bar straddles
+    the threshold: the bars left of it are exactly the users/items the filter removes. The heights are
+    plain numbers of values and sum to len(counts).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    top = int(counts.max()) + 1 if len(counts) else 2
+    edges = np.unique(np.round(np.geomspace(1, top, 30)))
+    if 1 < min_count < top:
+        edges = np.union1d(edges, [min_count])
     if len(edges) < 2:
         edges = np.array([1.0, 2.0])
-    height, edges = np.histogram(counts, bins=edges)
+    heights, edges = np.histogram(counts, bins=edges)
+    return heights, edges
+
+
+def count_histogram(counts: np.ndarray, what: str, min_count: int = 1, duplicates: bool = False):
+    """Figure: number of users/items per interaction count, with the minimum-count threshold marked.
+
+    The y axis is a plain count per bin (log-scaled, as the tail spans orders of magnitude). With
+    `min_count` above 1 a vertical line at the threshold says how many fall below it and are removed
+    when preparing (the first filtering round; removing them can push a few more below). Returns the
+    figure unsaved so tests can read the bars back.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogFormatter
+
+    heights, edges = count_bins(counts, min_count)
     widths = np.diff(edges)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.bar(edges[:-1], height / widths, width=widths, align="edge", color="tab:blue", edgecolor="white")
+    below = edges[:-1] < min_count
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    if heights[~below].any():
+        ax.bar(
+            edges[:-1][~below],
+            heights[~below],
+            width=widths[~below],
+            align="edge",
+            color="tab:blue",
+            edgecolor="white",
+            label=f"{what}s kept",
+        )
+    if heights[below].any():
+        ax.bar(
+            edges[:-1][below],
+            heights[below],
+            width=widths[below],
+            align="edge",
+            color="tab:gray",
+            edgecolor="white",
+            label=f"{what}s below the minimum",
+        )
+    if min_count > 1:
+        n_below = int((counts < min_count).sum())
+        removed = {0: f"no {what}s below it", 1: f"1 {what} below is removed"}.get(
+            n_below, f"{plural(n_below, what)} below are removed"
+        )
+        ax.axvline(
+            min_count,
+            color="tab:red",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"min_interactions_per_{what} = {min_count}: {removed}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_title(f"Interactions per {what} (median {np.median(counts):g}, mean {counts.mean():.1f})")
-    ax.set_xlabel(f"interactions per {what} (log scale)")
-    ax.set_ylabel(f"{what}s per count value (bin average, log scale)")
-    _save(fig, path, written)
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers (2, 10, 10,000) rather than 2x10^0 or 1e4
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+        axis.set_minor_formatter(LogFormatter(labelOnlyBase=False))  # labels minor ticks on short ranges only
+    # Bottom below 1 so a bin holding a single user/item stays visible; the top leaves the upper third
+    # of the (log) axis free for the legend, which therefore never covers a bar.
+    bottom, tallest = 0.7, max(int(heights.max()), 1)
+    ax.set_ylim(bottom, bottom * (tallest / bottom) ** 1.5)
+    ax.set_title(
+        f"Interactions per {what}: {plural(len(counts), what)} "
+        f"(median {np.median(counts):g}, mean {counts.mean():.1f})"
+    )
+    pair_note = ", repeated pairs counted once" if duplicates else ""
+    ax.set_xlabel(f"interactions per {what} (log scale, log-spaced integer bins{pair_note})")
+    ax.set_ylabel(f"number of {what}s in the bin (log scale)")
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(loc="upper right", framealpha=1.0)  # opaque: the threshold line passes behind it
+    return fig
 
 
 def _long_tail(item_counts: np.ndarray, path: Path, written: list[str]) -> None:
+    """Cumulative share of interactions against the share of items ranked by popularity."""
     import matplotlib.pyplot as plt
 
     ordered = np.sort(item_counts)[::-1]
@@ -137,7 +256,12 @@ def _long_tail(item_counts: np.ndarray, path: Path, written: list[str]) -> None:
     for fraction in (0.1, 0.2):
         share = _top_share(ordered, fraction)
         ax.scatter([100 * fraction], [100 * share], color="black", zorder=3)
-        ax.annotate(f"top {fraction:.0%}: {share:.0%}", (100 * fraction, 100 * share), textcoords="offset points", xytext=(8, -12))
+        ax.annotate(
+            f"top {fraction:.0%}: {share:.0%}",
+            (100 * fraction, 100 * share),
+            textcoords="offset points",
+            xytext=(8, -12),
+        )
     ax.set_title("Popularity long tail: cumulative share of interactions")
     ax.set_xlabel("items ranked by popularity (% of items)")
     ax.set_ylabel("cumulative share of interactions (%)")
@@ -146,6 +270,7 @@ def _long_tail(item_counts: np.ndarray, path: Path, written: list[str]) -> None:
 
 
 def _score_figures(frame: pl.DataFrame, figures_dir: Path, written: list[str]) -> None:
+    """Distribution of the scores, and of each item's mean score (items with enough scores)."""
     import matplotlib.pyplot as plt
 
     scores = frame[SCORE]
@@ -157,10 +282,10 @@ def _score_figures(frame: pl.DataFrame, figures_dir: Path, written: list[str]) -
         ax.bar(x, values["count"].to_numpy(), width=width, color="tab:green")
     else:
         ax.hist(scores.to_numpy(), bins=50, color="tab:green", edgecolor="white")
-    ax.set_title(f"Score distribution (mean {scores.mean():.2f})")
+    ax.set_title(f"Score distribution (mean {_number(scores.mean()):.2f})")
     ax.set_xlabel("score")
     ax.set_ylabel("number of interactions")
-    _save(fig, figures_dir / "score_distribution.png", written)
+    _save(fig, figures_dir / SCORE_FIGURE, written)
 
     per_item = frame.group_by(ITEM).agg(pl.col(SCORE).mean().alias("mean"), pl.len().alias("n"))
     min_n = 5 if (per_item["n"] >= 5).sum() >= 10 else 1
@@ -171,19 +296,28 @@ def _score_figures(frame: pl.DataFrame, figures_dir: Path, written: list[str]) -
     ax.set_title(f"Average score per item ({qualifier}: {len(means):,})")
     ax.set_xlabel("mean score of the item")
     ax.set_ylabel("number of items")
-    _save(fig, figures_dir / "item_mean_score.png", written)
+    _save(fig, figures_dir / ITEM_MEAN_SCORE_FIGURE, written)
 
 
 def _time_figure(frame: pl.DataFrame, span_days: float, path: Path, written: list[str]) -> None:
+    """Interactions per week (spans up to two years) or per month (longer spans)."""
     import matplotlib.pyplot as plt
 
     period, label = ("1w", "week") if span_days <= 2 * 365 else ("1mo", "month")
+    seconds = pl.col(TIMESTAMP).round(0).cast(pl.Int64)
     per_period = (
-        frame.select(pl.from_epoch(pl.col(TIMESTAMP).round(0).cast(pl.Int64), time_unit="s").dt.truncate(period).alias("period"))
-        .group_by("period").len().sort("period")
+        frame.select(pl.from_epoch(seconds, time_unit="s").dt.truncate(period).alias("period"))
+        .group_by("period")
+        .len()
+        .sort("period")
     )
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.plot(per_period["period"].to_numpy(), per_period["len"].to_numpy(), marker="o" if per_period.height < 60 else None, color="tab:orange")
+    ax.plot(
+        per_period["period"].to_numpy(),
+        per_period["len"].to_numpy(),
+        marker="o" if per_period.height < 60 else None,
+        color="tab:orange",
+    )
     ax.set_title(f"Interactions per {label}")
     ax.set_xlabel(f"{label} (start date)")
     ax.set_ylabel("number of interactions")
@@ -191,11 +325,32 @@ def _time_figure(frame: pl.DataFrame, span_days: float, path: Path, written: lis
     _save(fig, path, written)
 
 
-def run_eda(raw: RawData, figures_dir: str | Path, prepared=None) -> dict:
+def _remove_stale(figures_dir: Path, written: list[str]) -> list[str]:
+    """Delete the EDA figures this run did not write, so the folder holds one run's set only.
+
+    Only names in EDA_FIGURES are touched; any other file in the folder is left alone.
+    """
+    fresh = {Path(p).name for p in written}
+    removed = []
+    for name in EDA_FIGURES:
+        path = figures_dir / name
+        if name not in fresh and path.is_file():
+            path.unlink()
+            removed.append(str(path))
+    return removed
+
+
+def run_eda(
+    raw: RawData, figures_dir: str | Path, prepared=None, *, min_per_user: int = 1, min_per_item: int = 1
+) -> dict:
     """Print a summary of `raw` and write figures into `figures_dir`.
 
-    Returns the summary numbers plus `figures` (paths written) and `skipped` (figures not drawn,
-    and why). With `prepared` (a PreparedData), the sizes after filtering are added under `prepared`.
+    Returns the summary numbers plus `figures` (paths written), `skipped` (figures not drawn, and
+    why) and `removed` (figures of an earlier run that this run did not draw, deleted so that no stale
+    figure is mistaken for this data's). `min_per_user` / `min_per_item` are the config's
+    min_interactions_per_user / _item: the histograms mark them, and `users_below_min` /
+    `items_below_min` count the users/items under them (distinct partners, as the filter counts).
+    With `prepared` (a PreparedData), the sizes after filtering are added under `prepared`.
     """
     import matplotlib
 
@@ -204,28 +359,60 @@ def run_eda(raw: RawData, figures_dir: str | Path, prepared=None) -> dict:
     summary = summarize(raw)
     _print_summary(summary, raw.source)
     frame = raw.interactions
+    duplicates = summary["duplicate_rows"] > 0
+    user_filter_counts = _filter_counts(frame, USER) if duplicates else _counts(frame, USER)
+    item_filter_counts = _filter_counts(frame, ITEM) if duplicates else _counts(frame, ITEM)
+    summary.update(
+        min_per_user=min_per_user,
+        min_per_item=min_per_item,
+        users_below_min=int((user_filter_counts < min_per_user).sum()),
+        items_below_min=int((item_filter_counts < min_per_item).sum()),
+    )
+    if min_per_user > 1 or min_per_item > 1:
+        say(
+            f"  below the minimums: {plural(summary['users_below_min'], 'user')} with fewer than "
+            f"{min_per_user}, {plural(summary['items_below_min'], 'item')} with fewer than {min_per_item} "
+            "interactions (removed when preparing)"
+        )
     written: list[str] = []
     skipped: dict[str, str] = {}
-    _count_histogram(_counts(frame, USER), "user", figures_dir / "interactions_per_user.png", written)
-    item_counts = _counts(frame, ITEM)
-    _count_histogram(item_counts, "item", figures_dir / "interactions_per_item.png", written)
-    _long_tail(item_counts, figures_dir / "popularity_long_tail.png", written)
+    for counts, what, minimum, name in (
+        (user_filter_counts, "user", min_per_user, PER_USER_FIGURE),
+        (item_filter_counts, "item", min_per_item, PER_ITEM_FIGURE),
+    ):
+        _save(count_histogram(counts, what, minimum, duplicates), figures_dir / name, written)
+    _long_tail(_counts(frame, ITEM), figures_dir / LONG_TAIL_FIGURE, written)
     if raw.has_scores:
         _score_figures(frame, figures_dir, written)
     else:
-        skipped["score_distribution.png"] = skipped["item_mean_score.png"] = "no score column"
+        skipped[SCORE_FIGURE] = skipped[ITEM_MEAN_SCORE_FIGURE] = "no score column"
     if raw.has_timestamps:
-        _time_figure(frame, summary["time_span_days"], figures_dir / "interactions_over_time.png", written)
+        _time_figure(frame, summary["time_span_days"], figures_dir / TIME_FIGURE, written)
     else:
-        skipped["interactions_over_time.png"] = "no timestamp column"
+        skipped[TIME_FIGURE] = "no timestamp column"
+    removed = _remove_stale(figures_dir, written)
     if prepared is not None:
         n_users, n_items, n = prepared.n_users, prepared.n_items, len(prepared.interactions)
         summary["prepared"] = {
-            "interactions": n, "users": n_users, "items": n_items,
+            "interactions": n,
+            "users": n_users,
+            "items": n_items,
             "density": n / (n_users * n_items) if n_users and n_items else 0.0,
         }
-        say(f"  after preparation: {plural(n, 'interaction')}, {plural(n_users, 'user')}, {plural(n_items, 'item')}")
-    say(f"  wrote {len(written)} figures to {figures_dir}" + (f" (skipped {', '.join(skipped)})" if skipped else ""))
+        say(
+            f"  after preparation: {plural(n, 'interaction')}, {plural(n_users, 'user')}, "
+            f"{plural(n_items, 'item')}"
+        )
+    say(
+        f"  wrote {len(written)} figures to {figures_dir}"
+        + (f" (skipped {', '.join(skipped)})" if skipped else "")
+    )
+    if removed:
+        say(
+            f"  removed {plural(len(removed), 'figure')} of an earlier run that this data does not produce: "
+            + ", ".join(Path(p).name for p in removed)
+        )
     summary["figures"] = written
     summary["skipped"] = skipped
+    summary["removed"] = removed
     return summary

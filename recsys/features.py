@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from recsys.config import FEATURE_TYPES
 from recsys.errors import ArtifactError, ConfigError, DataError
 from recsys.log import plural, say
 
-CATEGORICAL, NUMERIC, MULTI = "categorical", "numeric", "multi_categorical"
-FEATURE_TYPES = (CATEGORICAL, NUMERIC, MULTI)
+CATEGORICAL, NUMERIC, MULTI = FEATURE_TYPES  # the config's FeatureType choices, in that order
 UNKNOWN = "<unknown>"
 FORMAT = "recsys.FeatureEncoder"
 VERSION = 1
@@ -68,7 +68,12 @@ def _as_text(series: pl.Series, column: str, source: str) -> pl.Series:
     else:
         text = value.cast(pl.String)
     text = text.str.strip_chars()
-    return series.alias(column).to_frame().select(pl.when(text == "").then(None).otherwise(text).alias(column)).to_series()
+    return (
+        series.alias(column)
+        .to_frame()
+        .select(pl.when(text == "").then(None).otherwise(text).alias(column))
+        .to_series()
+    )
 
 
 def _as_numbers(series: pl.Series, column: str, source: str) -> np.ndarray:
@@ -98,8 +103,8 @@ def _as_numbers(series: pl.Series, column: str, source: str) -> np.ndarray:
     if infinite.any():
         row, value, count = _first_bad(infinite, series)
         raise DataError(
-            f"{source}: column {column!r} has {plural(count, 'infinite value')} (first at row {row + 1}: {value!r}); "
-            "expected finite numbers or missing values."
+            f"{source}: column {column!r} has {plural(count, 'infinite value')} "
+            f"(first at row {row + 1}: {value!r}); expected finite numbers or missing values."
         )
     return array
 
@@ -108,7 +113,7 @@ def _tokens(series: pl.Series, separator: str, column: str, source: str) -> pl.D
     """Long frame (row, token) of a multi-valued column; missing/empty tokens dropped."""
     dtype = series.dtype
     if isinstance(dtype, (pl.List, pl.Array)):
-        lists = series.cast(pl.List(series.dtype.inner)) if isinstance(dtype, pl.Array) else series
+        lists = series.cast(pl.List(dtype.inner)) if isinstance(dtype, pl.Array) else series
     else:
         lists = _as_text(series, column, source).str.split(separator)
     long = pl.DataFrame({"row": np.arange(series.len(), dtype=np.int64), "token": lists}).explode("token")
@@ -122,7 +127,11 @@ def _vocabulary(values: pl.Series, min_count: int, max_categories: int | None) -
     Returns (vocabulary, number of distinct values seen).
     """
     counts = (
-        values.drop_nulls().alias("value").to_frame().group_by("value").len()
+        values.drop_nulls()
+        .alias("value")
+        .to_frame()
+        .group_by("value")
+        .len()
         .sort(["len", "value"], descending=[True, False])
     )
     distinct = counts.height
@@ -137,7 +146,9 @@ def _index_of(values: pl.Series, vocabulary: list[str]) -> np.ndarray:
     if not vocabulary:
         return np.zeros(values.len(), dtype=np.int64)
     return (
-        values.replace_strict(vocabulary, list(range(len(vocabulary))), default=len(vocabulary), return_dtype=pl.Int64)
+        values.replace_strict(
+            vocabulary, list(range(len(vocabulary))), default=len(vocabulary), return_dtype=pl.Int64
+        )
         .fill_null(len(vocabulary))
         .to_numpy()
     )
@@ -162,7 +173,9 @@ def infer_type(series: pl.Series, separator: str = "|") -> str:
 class FeatureEncoder:
     """Fitted per-column encoders; `transform` maps a frame to a float32 matrix (rows kept in order)."""
 
-    def __init__(self, features: list[dict], separator: str = "|", name: str = "item", skipped: list[str] | None = None):
+    def __init__(
+        self, features: list[dict], separator: str = "|", name: str = "item", skipped: list[str] | None = None
+    ):
         self.features = features
         self.separator = separator
         self.name = name
@@ -178,7 +191,7 @@ class FeatureEncoder:
         name: str = "item",
         min_count: int = 1,
         max_categories: int | None = 1000,
-    ) -> "FeatureEncoder":
+    ) -> FeatureEncoder:
         """Learn vocabularies and statistics from `frame` (every column is a feature).
 
         `feature_types` maps column -> 'categorical' | 'numeric' | 'multi_categorical'; names not
@@ -190,7 +203,8 @@ class FeatureEncoder:
         for column, kind in feature_types.items():
             if kind not in FEATURE_TYPES:
                 raise ConfigError(
-                    f"feature_types gives {column!r} the type {kind!r}; expected one of {', '.join(FEATURE_TYPES)}."
+                    f"feature_types gives {column!r} the type {kind!r}; "
+                    f"expected one of {', '.join(FEATURE_TYPES)}."
                 )
         if not separator:
             raise ConfigError("multi_value_separator must be a non-empty string.")
@@ -208,24 +222,32 @@ class FeatureEncoder:
             kind = feature_types[column] if declared else infer_type(series, separator)
             spec: dict = {"name": column, "type": kind, "inferred": not declared}
             if kind == NUMERIC:
-                values = _as_numbers(series, column, source)
-                missing = np.isnan(values)
-                present = values[~missing]
+                numbers = _as_numbers(series, column, source)
+                missing = np.isnan(numbers)
+                present = numbers[~missing]
                 mean = float(present.mean()) if present.size else 0.0
                 std = float(present.std()) if present.size else 1.0
-                spec.update(mean=mean, std=std if std > 0 and np.isfinite(std) else 1.0, missing_flag=bool(missing.any()))
+                spec.update(
+                    mean=mean,
+                    std=std if std > 0 and np.isfinite(std) else 1.0,
+                    missing_flag=bool(missing.any()),
+                )
                 detail = f"mean {mean:.4g}, std {std:.4g}"
                 if missing.any():
                     detail += f", {missing.mean():.1%} missing -> +1 missing-flag column"
             else:
-                values = _tokens(series, separator, column, source)["token"] if kind == MULTI else _as_text(series, column, source)
+                values = (
+                    _tokens(series, separator, column, source)["token"]
+                    if kind == MULTI
+                    else _as_text(series, column, source)
+                )
                 distinct = values.n_unique() - int(values.null_count() > 0)
                 non_null = values.len() - values.null_count()
                 if not declared and kind == CATEGORICAL and distinct > 100 and distinct > 0.5 * non_null:
                     # One-hot of near-unique text (titles, names, ids) adds width but no generalisation.
                     say(
-                        f"  {column}: skipped ({distinct:,} distinct values in {plural(non_null, 'row')}: an identifier or "
-                        f"free text?); declare it in config feature_types to use it anyway."
+                        f"  {column}: skipped ({distinct:,} distinct values in {plural(non_null, 'row')}: "
+                        "an identifier or free text?); declare it in config feature_types to use it anyway."
                     )
                     skipped.append(column)
                     continue
@@ -237,7 +259,8 @@ class FeatureEncoder:
                     detail += f" ({distinct - len(vocabulary):,} rare {unit}s of {distinct:,} go to unknown)"
             features.append(spec)
             encoder_width = _width(spec)
-            say(f"  {column}: {kind} ({'declared' if declared else 'inferred'}) -> {plural(encoder_width, 'column')}; {detail}")
+            how = "declared" if declared else "inferred"
+            say(f"  {column}: {kind} ({how}) -> {plural(encoder_width, 'column')}; {detail}")
         encoder = cls(features, separator, name, skipped)
         say(f"  {name} feature matrix: {plural(encoder.output_dim, 'column')}.")
         return encoder
@@ -271,13 +294,14 @@ class FeatureEncoder:
 
     # --- transforming -----------------------------------------------------------------------
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
-        """Encode `frame` (same feature columns as at fit; extra columns ignored) to float32 (rows x output_dim)."""
+        """Encode `frame` (same feature columns as at fit; extra columns ignored) to float32
+        (rows x output_dim)."""
         source = f"{self.name} features"
         missing = [column for column in self.input_columns if column not in frame.columns]
         if missing:
             raise DataError(
-                f"{source}: missing column(s) {', '.join(map(repr, missing))} that the encoder was fitted on; "
-                f"columns found: {', '.join(map(repr, frame.columns))}."
+                f"{source}: missing column(s) {', '.join(map(repr, missing))} "
+                f"that the encoder was fitted on; columns found: {', '.join(map(repr, frame.columns))}."
             )
         n = frame.height
         out = np.zeros((n, self.output_dim), dtype=np.float32)
@@ -310,18 +334,29 @@ class FeatureEncoder:
     # --- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT, "version": VERSION, "name": self.name, "separator": self.separator,
-            "features": self.features, "skipped": self.skipped,
+            "format": FORMAT,
+            "version": VERSION,
+            "name": self.name,
+            "separator": self.separator,
+            "features": self.features,
+            "skipped": self.skipped,
         }
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "feature encoder") -> "FeatureEncoder":
+    def from_dict(cls, data: dict, source: str = "feature encoder") -> FeatureEncoder:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ArtifactError(f"{source}: not a saved FeatureEncoder (expected format {FORMAT!r}).")
         if data.get("version") != VERSION:
-            raise ArtifactError(f"{source}: FeatureEncoder version {data.get('version')!r}; this code reads version {VERSION}.")
+            raise ArtifactError(
+                f"{source}: FeatureEncoder version {data.get('version')!r}; "
+                f"this code reads version {VERSION}."
+            )
         features = data.get("features")
-        required = {NUMERIC: ("mean", "std", "missing_flag"), CATEGORICAL: ("vocabulary",), MULTI: ("vocabulary",)}
+        required = {
+            NUMERIC: ("mean", "std", "missing_flag"),
+            CATEGORICAL: ("vocabulary",),
+            MULTI: ("vocabulary",),
+        }
         if not isinstance(features, list):
             raise ArtifactError(f"{source}: 'features' must be a list.")
         for spec in features:
@@ -337,7 +372,7 @@ class FeatureEncoder:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
-    def load(cls, path: str | Path) -> "FeatureEncoder":
+    def load(cls, path: str | Path) -> FeatureEncoder:
         path = Path(path)
         if not path.exists():
             raise ArtifactError(f"feature encoder file {path} does not exist.")
@@ -370,10 +405,13 @@ def encode_tables(user_frame: pl.DataFrame | None, item_frame: pl.DataFrame | No
     known = {column for frame in frames.values() if frame is not None for column in frame.columns}
     unknown = sorted(set(feature_types) - known)
     if unknown:
-        available = {kind: (frame.columns if frame is not None else "no table") for kind, frame in frames.items()}
+        available = {
+            kind: (frame.columns if frame is not None else "no table") for kind, frame in frames.items()
+        }
         raise ConfigError(
-            f"config 'feature_types' names {', '.join(map(repr, unknown))}, which is not a column of the user or "
-            f"item feature tables (user columns: {available['user']}; item columns: {available['item']})."
+            f"config 'feature_types' names {', '.join(map(repr, unknown))}, "
+            "which is not a column of the user or item feature tables "
+            f"(user columns: {available['user']}; item columns: {available['item']})."
         )
     results: dict[str, tuple] = {}
     for kind, frame in frames.items():

@@ -24,16 +24,22 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.users)
 
-    def subset(self, mask_or_index: np.ndarray) -> "Interactions":
+    def subset(self, mask_or_index: np.ndarray) -> Interactions:
         pick = lambda a: None if a is None else a[mask_or_index]  # noqa: E731
         return Interactions(
-            self.users[mask_or_index], self.items[mask_or_index], self.n_users, self.n_items,
-            pick(self.scores), pick(self.timestamps),
+            self.users[mask_or_index],
+            self.items[mask_or_index],
+            self.n_users,
+            self.n_items,
+            pick(self.scores),
+            pick(self.timestamps),
         )
 
     def user_item_matrix(self, values: str = "binary") -> sp.csr_matrix:
         """users x items CSR matrix; values 'binary' (1 per pair) or 'score'. Rows sorted, no duplicates."""
-        data = self.scores if values == "score" and self.scores is not None else np.ones(len(self), np.float32)
+        data = (
+            self.scores if values == "score" and self.scores is not None else np.ones(len(self), np.float32)
+        )
         matrix = sp.csr_matrix(
             (data.astype(np.float32), (self.users, self.items)), shape=(self.n_users, self.n_items)
         )

@@ -23,7 +23,9 @@ def atomic_path(path: str | Path, suffix: str | None = None):
     """Yield a temporary path in the target's folder; on success rename it onto `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -38,11 +40,6 @@ def atomic_path(path: str | Path, suffix: str | None = None):
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 @contextlib.contextmanager

@@ -44,7 +44,9 @@ class RawData:
 # --------------------------------------------------------------------------------------------
 # files
 # --------------------------------------------------------------------------------------------
-def read_table(path: str | Path, separator: str = ",", what: str = "data", id_columns: tuple = ()) -> pl.DataFrame:
+def read_table(
+    path: str | Path, separator: str = ",", what: str = "data", id_columns: tuple = ()
+) -> pl.DataFrame:
     """Read a CSV or Parquet file. CSV id columns are read as text, so that '007' stays '007';
     `_restore_id_type` turns them into integers only where that loses nothing."""
     path = Path(path)
@@ -60,7 +62,9 @@ def read_table(path: str | Path, separator: str = ",", what: str = "data", id_co
         else:
             header = pl.read_csv(path, separator=separator, n_rows=0).columns
             overrides = {c: pl.String for c in id_columns if c in header}
-            frame = pl.read_csv(path, separator=separator, infer_schema_length=10_000, schema_overrides=overrides)
+            frame = pl.read_csv(
+                path, separator=separator, infer_schema_length=10_000, schema_overrides=overrides
+            )
     except pl.exceptions.ComputeError as exc:
         # A column whose type changes after the inferred prefix: read everything as text and let
         # each column's own check say what is wrong.
@@ -75,13 +79,23 @@ def read_table(path: str | Path, separator: str = ",", what: str = "data", id_co
     return frame
 
 
-def require_columns(frame: pl.DataFrame, columns: dict[str, str], source: str) -> None:
-    """Raise a DataError listing the missing columns and the ones that exist."""
+INTERACTION_COLUMNS_FIX = (
+    "Set user_column, item_column, score_column and timestamp_column in config.py to its column names."
+)
+HOOK_COLUMNS_FIX = (
+    "get_raw_data() must return interactions with the keys 'user' and 'item' "
+    "(and optionally 'score' and 'timestamp')."
+)
+
+
+def require_columns(frame: pl.DataFrame, columns: dict[str, str], source: str, fix: str) -> None:
+    """Raise a DataError listing the missing columns, the ones that exist, and `fix`: the
+    sentence that says which setting (or which part of data.py) names them."""
     missing = [f"{col!r} ({role})" for role, col in columns.items() if col not in frame.columns]
     if missing:
         raise DataError(
-            f"{source}: missing column {', '.join(missing)}. Columns found: {', '.join(map(repr, frame.columns))}. "
-            "Set the column names in config.py (user_column, item_column, score_column, timestamp_column)."
+            f"{source}: missing column {', '.join(missing)}. "
+            f"Columns found: {', '.join(map(repr, frame.columns))}. " + fix
         )
 
 
@@ -91,7 +105,10 @@ def _restore_id_type(series: pl.Series) -> pl.Series:
         return series.cast(pl.Int64)
     if series.dtype == pl.String:
         as_int = series.cast(pl.Int64, strict=False)
-        if as_int.null_count() == series.null_count() and not series.str.contains(r"^(?:\+|-?0\d|\s)|\s$").any():
+        if (
+            as_int.null_count() == series.null_count()
+            and not series.str.contains(r"^(?:\+|-?0\d|\s)|\s$").any()
+        ):
             return as_int  # every id is a plain integer: nothing like '007', '+7' or ' 7' would change
         return series
     if series.dtype.is_float():
@@ -115,8 +132,9 @@ def _check_ids(frame: pl.DataFrame, column: str, source: str) -> pl.Series:
         missing = missing | (ids.str.strip_chars() == "")
     if missing.any():
         raise DataError(
-            f"{source}: column {column!r} is empty on {missing.sum():,} data row(s): rows {_first_rows(missing)} "
-            "(row 1 is the first line after the header). Every interaction needs a user and an item."
+            f"{source}: column {column!r} is empty on {missing.sum():,} data row(s): "
+            f"rows {_first_rows(missing)} (row 1 is the first line after the header). "
+            "Every interaction needs a user and an item."
         )
     return _restore_id_type(ids)
 
@@ -168,7 +186,10 @@ def _check_timestamps(series: pl.Series, column: str, source: str) -> pl.Series:
     series = series.cast(pl.Float64)
     bad = series.is_null() | series.is_nan()
     if bad.any():
-        raise DataError(f"{source}: column {column!r} is missing on rows {_first_rows(bad)}; every interaction needs a time when timestamp_column is set.")
+        raise DataError(
+            f"{source}: column {column!r} is missing on rows {_first_rows(bad)}; "
+            "every interaction needs a time when timestamp_column is set."
+        )
     return series
 
 
@@ -179,16 +200,18 @@ def canonical_interactions(
     score_column: str | None,
     timestamp_column: str | None,
     source: str,
+    fix: str = INTERACTION_COLUMNS_FIX,
 ) -> pl.DataFrame:
-    """Validate a raw interactions frame and return it with canonical column names and types."""
+    """Validate a raw interactions frame and return it with canonical column names and types;
+    `fix` says how to name the columns when one is missing."""
     roles = {"user id": user_column, "item id": item_column}
     if score_column:
         roles["score"] = score_column
     if timestamp_column:
         roles["timestamp"] = timestamp_column
-    require_columns(frame, roles, source)
     if frame.height == 0:
-        raise DataError(f"{source}: no interactions (zero rows).")
+        raise DataError(f"{source}: no interactions (zero rows); expected at least one (user, item) pair.")
+    require_columns(frame, roles, source, fix)
     columns = {
         USER: _check_ids(frame, user_column, source),
         ITEM: _check_ids(frame, item_column, source),
@@ -203,11 +226,18 @@ def canonical_interactions(
 def load_feature_table(path: str | Path, id_column: str, separator: str, what: str) -> pl.DataFrame:
     """Read a feature table; its id column becomes `id` and must be present and unique."""
     frame = read_table(path, separator, what=what, id_columns=(id_column,))
-    return canonical_features(frame, id_column, source=f"{what} file {path}")
+    setting = what.replace(" ", "_") + "_id_column"  # e.g. item_features_id_column
+    return canonical_features(
+        frame,
+        id_column,
+        source=f"{what} file {path}",
+        fix=f"Set {setting} in config.py to the name of its id column.",
+    )
 
 
-def canonical_features(frame: pl.DataFrame, id_column: str, source: str) -> pl.DataFrame:
-    require_columns(frame, {"id": id_column}, source)
+def canonical_features(frame: pl.DataFrame, id_column: str, source: str, fix: str) -> pl.DataFrame:
+    """A feature table with its ids checked (present, unique) and its id column renamed to `id`."""
+    require_columns(frame, {"id": id_column}, source, fix)
     ids = _check_ids(frame, id_column, source)
     duplicated = ids.is_duplicated()
     if duplicated.any():
@@ -225,15 +255,21 @@ def load_from_files(config) -> RawData:
     """Load interactions (and feature tables, if configured) from the files named in the config."""
     path = Path(config.raw_data_fpath)
     source = f"interactions file {path}"
-    frame = read_table(path, config.csv_separator, what="interactions", id_columns=(config.user_column, config.item_column))
+    frame = read_table(
+        path, config.csv_separator, what="interactions", id_columns=(config.user_column, config.item_column)
+    )
     interactions = canonical_interactions(
         frame, config.user_column, config.item_column, config.score_column, config.timestamp_column, source
     )
     user_features = item_features = None
     if config.user_features_fpath:
-        user_features = load_feature_table(config.user_features_fpath, config.user_features_id_column, config.csv_separator, "user features")
+        user_features = load_feature_table(
+            config.user_features_fpath, config.user_features_id_column, config.csv_separator, "user features"
+        )
     if config.item_features_fpath:
-        item_features = load_feature_table(config.item_features_fpath, config.item_features_id_column, config.csv_separator, "item features")
+        item_features = load_feature_table(
+            config.item_features_fpath, config.item_features_id_column, config.csv_separator, "item features"
+        )
     return RawData(interactions, user_features, item_features, source=source)
 
 
@@ -245,16 +281,32 @@ def _to_polars(data: Any, what: str) -> pl.DataFrame:
         return data
     if type(data).__module__.startswith("pandas"):
         return pl.from_pandas(data)
-    if isinstance(data, dict) and data and all(isinstance(v, (list, np.ndarray, pl.Series)) for v in data.values()):
+    if (
+        isinstance(data, dict)
+        and data
+        and all(isinstance(v, (list, np.ndarray, pl.Series)) for v in data.values())
+    ):
         return pl.DataFrame(data)
     if isinstance(data, (list, tuple)):
-        if data and not isinstance(data[0], dict):
-            raise DataError(f"{what}: expected a list of dicts like {{'user': ..., 'item': ..., 'score': ...}}, got a list of {type(data[0]).__name__}.")
+        if not data:
+            raise DataError(
+                f"{what}: no interactions (an empty list); expected dicts like {{'user': ..., 'item': ...}}."
+            )
+        if not isinstance(data[0], dict):
+            raise DataError(
+                f"{what}: expected a list of dicts like {{'user': ..., 'item': ..., 'score': ...}}, "
+                f"got a list of {type(data[0]).__name__}."
+            )
         try:
             return pl.DataFrame(data, infer_schema_length=None)
         except Exception as exc:
             raise DataError(f"{what}: could not turn the list of dicts into a table: {exc}") from exc
     raise DataError(f"{what}: expected a list of dicts or a DataFrame, got {type(data).__name__}.")
+
+
+HOOK_FEATURES_FIX = (
+    "get_raw_data() must return features as {id: {feature: value}} or a table with an 'id' column."
+)
 
 
 def _features_from_hook(data: Any, what: str) -> pl.DataFrame | None:
@@ -266,16 +318,19 @@ def _features_from_hook(data: Any, what: str) -> pl.DataFrame | None:
         rows = list(data.values())
         frame = pl.DataFrame(rows, infer_schema_length=None)
         frame = pl.DataFrame({"id": ids}).hstack(frame) if frame.width else pl.DataFrame({"id": ids})
-        return canonical_features(frame, "id", source=what)
+        return canonical_features(frame, "id", source=what, fix=HOOK_FEATURES_FIX)
     frame = _to_polars(data, what)
-    return canonical_features(frame, "id", source=what)
+    return canonical_features(frame, "id", source=what, fix=HOOK_FEATURES_FIX)
 
 
 def load_from_hook(result: Any) -> RawData:
     """Accept what the seed's `get_raw_data()` returns: `(interaction_data, user_data, item_data)`."""
     source = "get_raw_data()"
     if not isinstance(result, tuple) or len(result) != 3:
-        raise DataError(f"{source} must return a tuple (interaction_data, user_data, item_data); got {type(result).__name__}.")
+        raise DataError(
+            f"{source} must return a tuple (interaction_data, user_data, item_data); "
+            f"got {type(result).__name__}."
+        )
     interaction_data, user_data, item_data = result
     frame = _to_polars(interaction_data, f"{source} interaction_data")
     interactions = canonical_interactions(
@@ -285,6 +340,7 @@ def load_from_hook(result: Any) -> RawData:
         SCORE if SCORE in frame.columns else None,
         TIMESTAMP if TIMESTAMP in frame.columns else None,
         f"{source} interaction_data",
+        fix=HOOK_COLUMNS_FIX,
     )
     return RawData(
         interactions,

@@ -1,13 +1,67 @@
-"""What a run tells its user: one place that prints progress lines (so tests can capture them)."""
+"""What a run tells its user, through the standard `logging` module under the name "recsys".
+
+`say` is a progress line (shown at verbosity 1 and 2), `detail` an extra line (verbosity 2) and
+`warn` a warning (always shown, on stderr). `set_verbosity` follows the `verbosity` setting and
+the `--quiet` flag. Lines go to whatever `sys.stdout` / `sys.stderr` are at the moment of
+writing (so tests and redirected runs capture them), flushed at once so long runs stay readable
+in log files. `stdout_is_terminal` tells whether live, in-place progress makes sense.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
+
+LOGGER = logging.getLogger("recsys")
+LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+
+
+class _ConsoleHandler(logging.Handler):
+    """Info and debug lines to the current stdout; warnings and above to the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+        prefix = "warning: " if record.levelno == logging.WARNING else ""
+        try:
+            stream.write(prefix + self.format(record) + "\n")
+            stream.flush()
+        except ValueError:  # a closed stream (e.g. at interpreter exit): nothing to tell
+            pass
+
+
+if not LOGGER.handlers:
+    LOGGER.addHandler(_ConsoleHandler())
+    LOGGER.propagate = False
+    LOGGER.setLevel(logging.INFO)
+
+
+def set_verbosity(verbosity: int) -> None:
+    """0: warnings only; 1: progress lines; 2: progress and details."""
+    LOGGER.setLevel(LEVELS[max(0, min(2, int(verbosity)))])
+
+
+def verbosity() -> int:
+    return {level: v for v, level in LEVELS.items()}.get(LOGGER.level, 1)
 
 
 def say(message: str) -> None:
-    """Print a progress line to stdout, flushed at once (long runs stay readable in logs)."""
-    print(message, file=sys.stdout, flush=True)
+    """A progress line on stdout (hidden by --quiet)."""
+    LOGGER.info(message)
+
+
+def detail(message: str) -> None:
+    """A detail line on stdout, shown at verbosity 2 only."""
+    LOGGER.debug(message)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, shown at every verbosity."""
+    LOGGER.warning(message)
+
+
+def stdout_is_terminal() -> bool:
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def plural(count: int, noun: str) -> str:

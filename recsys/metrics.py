@@ -21,7 +21,6 @@ import scipy.sparse as sp
 
 from recsys.errors import ConfigError
 
-METRIC_NAMES = ("Recall", "NDCG", "HitRate", "Precision", "MAP")
 _METRIC_RE = re.compile(r"^(Recall|NDCG|HitRate|Precision|MAP|Coverage)@(\d+)$|^MRR$")
 
 
@@ -30,14 +29,17 @@ def parse_metric_name(name: str) -> tuple[str, int | None]:
     match = _METRIC_RE.match(name)
     if not match:
         raise ConfigError(
-            f"unknown metric {name!r}; expected one of Recall@K, NDCG@K, HitRate@K, Precision@K, MAP@K, Coverage@K, MRR."
+            f"unknown metric {name!r}; expected one of "
+            "Recall@K, NDCG@K, HitRate@K, Precision@K, MAP@K, Coverage@K, MRR."
         )
     if name == "MRR":
         return "MRR", None
     return match.group(1), int(match.group(2))
 
 
-def metrics_from_topk(top_items: np.ndarray, relevant: sp.csr_matrix, ks: list[int], n_items: int) -> dict[str, float]:
+def metrics_from_topk(
+    top_items: np.ndarray, relevant: sp.csr_matrix, ks: list[int], n_items: int
+) -> dict[str, float]:
     """Metrics from ranked lists. `top_items` (n_users x Kmax, -1 padding) and `relevant` (n_users x
     n_items held-out matrix) have rows for the same users; users without held-out items are skipped."""
     ks = sorted(set(int(k) for k in ks))
@@ -58,7 +60,7 @@ def metrics_from_topk(top_items: np.ndarray, relevant: sp.csr_matrix, ks: list[i
     results: dict[str, float] = {}
     for k in ks:
         if k > kmax:
-            raise ValueError(f"K={k} exceeds the {kmax} ranked items available")
+            raise ConfigError(f"metric cut-off K={k} exceeds the {kmax} ranked items available")
         h = hits[:, :k]
         n_hits = cum_hits[:, k - 1]
         denom = np.minimum(k, n_rel)

@@ -1,5 +1,9 @@
 """The two-tower model: `Encoder` (one tower) used twice inside `EmbeddingModel`; affinity = dot product.
 
+The model only embeds: its outputs are the two towers' embeddings, and everything about a loss
+(logits, log-q, accidental hits, negatives, targets) belongs to its retrieval task
+(`recsys.retrieval`), which training reaches through Keras' `compute_loss` hook.
+
 Encoded features are held inside each tower as a constant (non-trainable) table aligned with the
 id indices, and gathered by index in the graph. Batches therefore carry only integer indices, the
 sampler stays the same for every feature set, and a whole catalogue embeds in one call — and the
@@ -10,17 +14,44 @@ Keras 3 only (`keras.ops`), so the same code runs on JAX, TensorFlow and PyTorch
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
+
+from recsys.errors import ArtifactError, DataError
+from recsys.retrieval import InBatchSoftmax, RetrievalTask
+
+
+def _resolve_task(task: RetrievalTask | dict | None, num_items: int) -> RetrievalTask:
+    """The model's retrieval task: as given, rebuilt from its serialised config, or the default."""
+    if task is None:
+        return InBatchSoftmax(num_items)
+    if isinstance(task, dict):
+        restored = keras.saving.deserialize_keras_object(task)
+        if not isinstance(restored, RetrievalTask):
+            raise ArtifactError(
+                f"the model's task config rebuilds a {type(restored).__name__}, "
+                f"not a retrieval task: {task!r}."
+            )
+        return restored
+    return task
 
 
 class Encoder(keras.layers.Layer):
     """One tower: an id embedding, plus (optionally) features through a small MLP projected to
     `embedding_dim` and added to it — so a rarely seen id still gets a meaningful embedding."""
 
-    def __init__(self, num_ids: int, embedding_dim: int, feature_dim: int = 0, hidden_dim: int = 128,
-                 embedding_l2: float = 0.0, seed: int = 0, id_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        num_ids: int,
+        embedding_dim: int,
+        feature_dim: int = 0,
+        hidden_dim: int = 128,
+        embedding_l2: float = 0.0,
+        seed: int = 0,
+        id_dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.id_dropout = float(id_dropout)
         self.seed_generator = keras.random.SeedGenerator(seed + 3)
@@ -31,19 +62,30 @@ class Encoder(keras.layers.Layer):
         self.embedding_l2 = float(embedding_l2)
         self.seed = int(seed)
         self.id_embedding = keras.layers.Embedding(
-            self.num_ids, self.embedding_dim,
+            self.num_ids,
+            self.embedding_dim,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed),
             embeddings_regularizer=keras.regularizers.L2(self.embedding_l2) if self.embedding_l2 else None,
             name="id_embedding",
         )
         if self.feature_dim:
             self.features = self.add_weight(
-                shape=(self.num_ids, self.feature_dim), initializer="zeros", trainable=False, name="feature_table",
+                shape=(self.num_ids, self.feature_dim),
+                initializer="zeros",
+                trainable=False,
+                name="feature_table",
             )
-            self.hidden = keras.layers.Dense(self.hidden_dim, activation="relu", name="feature_hidden",
-                                             kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))
-            self.project = keras.layers.Dense(self.embedding_dim, name="feature_projection",
-                                              kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2))
+            self.hidden = keras.layers.Dense(
+                self.hidden_dim,
+                activation="relu",
+                name="feature_hidden",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
+            )
+            self.project = keras.layers.Dense(
+                self.embedding_dim,
+                name="feature_projection",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2),
+            )
 
     def build(self, input_shape=None):
         self.id_embedding.build((None,))
@@ -54,7 +96,7 @@ class Encoder(keras.layers.Layer):
 
     def set_feature_table(self, table: np.ndarray) -> None:
         if table.shape != (self.num_ids, self.feature_dim):
-            raise ValueError(f"feature table must be {(self.num_ids, self.feature_dim)}, got {table.shape}")
+            raise DataError(f"feature table must be {(self.num_ids, self.feature_dim)}, got {table.shape}")
         self.features.assign(np.asarray(table, dtype="float32"))
 
     def call(self, indices, training=False):
@@ -69,23 +111,44 @@ class Encoder(keras.layers.Layer):
         return embedding
 
     def get_config(self):
-        return {**super().get_config(), "num_ids": self.num_ids, "embedding_dim": self.embedding_dim,
-                "feature_dim": self.feature_dim, "hidden_dim": self.hidden_dim,
-                "embedding_l2": self.embedding_l2, "seed": self.seed, "id_dropout": self.id_dropout}
+        return {
+            **super().get_config(),
+            "num_ids": self.num_ids,
+            "embedding_dim": self.embedding_dim,
+            "feature_dim": self.feature_dim,
+            "hidden_dim": self.hidden_dim,
+            "embedding_l2": self.embedding_l2,
+            "seed": self.seed,
+            "id_dropout": self.id_dropout,
+        }
 
 
 class EmbeddingModel(keras.Model):
-    """Two towers and their affinity. Training outputs depend on the loss:
+    """Two towers whose dot product is the affinity, and the retrieval task that trains them.
 
-    - 'softmax': a (batch x batch) logit matrix, row i = user i against every item of the batch
-      (its own positive on the diagonal), with log-q correction and accidental hits masked;
-    - 'bce' / 'bpr' / 'mse': (batch x (1 + negatives)) affinities, the positive in column 0.
+    `call` returns embeddings only: `{"user": (batch, dim), "item": (batch, dim)}`, or, when the
+    batch carries drawn negatives, `"item"` of shape (batch, 1 + negatives, dim), the positive in
+    column 0. `compute_loss` hands them to `task` (a `recsys.retrieval.RetrievalTask`; default: the
+    in-batch softmax with log-q correction), so `compile()` needs no `loss=`. `task` may also be
+    its serialised form, as `spec()` writes it.
     """
 
-    def __init__(self, num_users: int, num_items: int, embedding_dim: int = 128, user_feature_dim: int = 0,
-                 item_feature_dim: int = 0, hidden_dim: int = 128, normalize: bool = True, temperature: float = 0.15,
-                 loss: str = "softmax", logq_correction: bool = True, embedding_l2: float = 0.0, seed: int = 0,
-                 id_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 128,
+        user_feature_dim: int = 0,
+        item_feature_dim: int = 0,
+        hidden_dim: int = 128,
+        normalize: bool = True,
+        temperature: float = 0.15,
+        task: RetrievalTask | dict | None = None,
+        embedding_l2: float = 0.0,
+        seed: int = 0,
+        id_dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.embedding_dim = int(embedding_dim)
@@ -93,14 +156,30 @@ class EmbeddingModel(keras.Model):
         self.hidden_dim = int(hidden_dim)
         self.normalize = bool(normalize)
         self.temperature = float(temperature)
-        self.loss_name = loss
-        self.logq_correction = bool(logq_correction)
         self.embedding_l2 = float(embedding_l2)
         self.seed = int(seed)
         self.id_dropout = float(id_dropout)
-        self.user_encoder = Encoder(num_users, embedding_dim, user_feature_dim, hidden_dim, embedding_l2, seed, id_dropout, name="user_encoder")
-        self.item_encoder = Encoder(num_items, embedding_dim, item_feature_dim, hidden_dim, embedding_l2, seed + 10, id_dropout, name="item_encoder")
-        self.item_log_q = self.add_weight(shape=(self.num_items,), initializer="zeros", trainable=False, name="item_log_q")
+        self.user_encoder = Encoder(
+            num_users,
+            embedding_dim,
+            user_feature_dim,
+            hidden_dim,
+            embedding_l2,
+            seed,
+            id_dropout,
+            name="user_encoder",
+        )
+        self.item_encoder = Encoder(
+            num_items,
+            embedding_dim,
+            item_feature_dim,
+            hidden_dim,
+            embedding_l2,
+            seed + 10,
+            id_dropout,
+            name="item_encoder",
+        )
+        self.task: RetrievalTask = _resolve_task(task, self.num_items)
 
     def build(self, input_shape=None):
         self.user_encoder.build()
@@ -123,26 +202,30 @@ class EmbeddingModel(keras.Model):
         embedding = self._finish(self.item_encoder(items, training=training))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
-    # --- training outputs ---------------------------------------------------------------------
+    # --- training ----------------------------------------------------------------------------
     def call(self, inputs, training=False):
-        users, items = inputs["user"], inputs["item"]
-        user_vectors = self.user_embedding(users, training)
-        if self.loss_name == "softmax":
-            item_vectors = self.item_embedding(items, training)
-            logits = ops.matmul(user_vectors, ops.transpose(item_vectors))
-            if self.logq_correction:
-                logits = logits - ops.expand_dims(ops.take(self.item_log_q, items, axis=0), 0)
-            # The same item twice in a batch: its other columns are not negatives (accidental hits).
-            same_item = ops.equal(ops.expand_dims(items, 1), ops.expand_dims(items, 0))
-            diagonal = ops.eye(ops.shape(items)[0], dtype="bool")
-            accidental = ops.logical_and(same_item, ops.logical_not(diagonal))
-            return ops.where(accidental, ops.full_like(logits, -1e9), logits)
-        candidates = ops.concatenate([ops.expand_dims(items, 1), inputs["negatives"]], axis=1)
-        item_vectors = self.item_embedding(candidates, training)  # (batch, 1 + negatives, dim)
-        return ops.sum(ops.expand_dims(user_vectors, 1) * item_vectors, axis=-1)
+        """Embeddings of a batch `{"user", "item"[, "negatives"]}`; drawn negatives join the item
+        column after the positive."""
+        items = inputs["item"]
+        if "negatives" in inputs:
+            items = ops.concatenate([ops.expand_dims(items, 1), inputs["negatives"]], axis=1)
+        return {
+            "user": self.user_embedding(inputs["user"], training),
+            "item": self.item_embedding(items, training),
+        }
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras' loss hook: the task's loss on the embeddings (`y` carries its per-positive
+        targets), plus the additional losses (the embeddings' L2 regularisation), as Keras' own
+        `compute_loss` adds them."""
+        loss = self.task.compute_loss(x, y_pred, targets=y, sample_weight=sample_weight)
+        for extra in self.losses:
+            loss = loss + self._aggregate_additional_loss(extra)
+        return loss
 
     def set_tables(self, user_features=None, item_features=None, item_log_q=None) -> None:
-        """Load the constant tables: encoded features and log sampling probabilities of items."""
+        """Load the constant tables: encoded features, and the log sampling probabilities of items
+        for a task that keeps them (others ignore `item_log_q`; see `RetrievalTask.adapt`)."""
         if not self.built:
             self.build()
         if user_features is not None and self.user_feature_dim:
@@ -150,7 +233,7 @@ class EmbeddingModel(keras.Model):
         if item_features is not None and self.item_feature_dim:
             self.item_encoder.set_feature_table(item_features)
         if item_log_q is not None:
-            self.item_log_q.assign(np.asarray(item_log_q, dtype="float32"))
+            self.task.set_item_log_q(item_log_q)
 
     def get_config(self):
         return {**super().get_config(), **self.spec()}
@@ -158,11 +241,18 @@ class EmbeddingModel(keras.Model):
     def spec(self) -> dict:
         """Everything needed to rebuild this model before loading its weights."""
         return {
-            "num_users": self.num_users, "num_items": self.num_items, "embedding_dim": self.embedding_dim,
-            "user_feature_dim": self.user_feature_dim, "item_feature_dim": self.item_feature_dim,
-            "hidden_dim": self.hidden_dim, "normalize": self.normalize, "temperature": self.temperature,
-            "loss": self.loss_name, "logq_correction": self.logq_correction, "embedding_l2": self.embedding_l2,
-            "seed": self.seed, "id_dropout": self.id_dropout,
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "embedding_dim": self.embedding_dim,
+            "user_feature_dim": self.user_feature_dim,
+            "item_feature_dim": self.item_feature_dim,
+            "hidden_dim": self.hidden_dim,
+            "normalize": self.normalize,
+            "temperature": self.temperature,
+            "task": keras.saving.serialize_keras_object(self.task),
+            "embedding_l2": self.embedding_l2,
+            "seed": self.seed,
+            "id_dropout": self.id_dropout,
         }
 
 
@@ -174,4 +264,6 @@ def compute_embeddings(model: EmbeddingModel, which: str, batch_size: int = 6553
     for start in range(0, count, batch_size):
         indices = np.arange(start, min(start + batch_size, count), dtype="int32")
         blocks.append(ops.convert_to_numpy(tower(ops.convert_to_tensor(indices))))
-    return np.concatenate(blocks).astype(np.float32) if blocks else np.zeros((0, model.embedding_dim), np.float32)
+    if not blocks:
+        return np.zeros((0, model.embedding_dim), np.float32)
+    return np.concatenate(blocks).astype(np.float32)

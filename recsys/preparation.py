@@ -47,25 +47,31 @@ def factorize(ids: pl.Series) -> tuple[np.ndarray, pl.Series]:
 
 
 def merge_duplicates(
-    users: np.ndarray, items: np.ndarray, n_items: int, scores: np.ndarray | None,
-    timestamps: np.ndarray | None, policy: str, source: str,
+    users: np.ndarray,
+    items: np.ndarray,
+    n_items: int,
+    scores: np.ndarray | None,
+    timestamps: np.ndarray | None,
+    policy: str,
+    source: str,
 ) -> tuple[np.ndarray, np.ndarray | None, int]:
     """Resolve repeated (user, item) rows by `policy`.
 
     Returns (indices of the rows kept, scores for them (merged for 'sum'), number of rows merged away).
     Only the duplicated rows are sorted, so the common no-duplicate case costs one hash pass.
     """
-    key = pl.Series(users * np.int64(n_items) + items)
-    n_rows = len(key)
-    if key.n_unique() == n_rows:  # the common case, decided by one hash pass
+    key_series = pl.Series(users * np.int64(n_items) + items)
+    n_rows = len(key_series)
+    if key_series.n_unique() == n_rows:  # the common case, decided by one hash pass
         return np.arange(n_rows), scores, 0
-    duplicated = key.is_duplicated().to_numpy()
-    key = key.to_numpy()
+    duplicated = key_series.is_duplicated().to_numpy()
+    key = key_series.to_numpy()
     dup_rows = np.flatnonzero(duplicated)
     if policy == "error":
         raise DataError(
             f"{source}: {len(dup_rows):,} rows repeat a (user, item) pair, e.g. data rows "
-            f"{', '.join(str(r + 1) for r in dup_rows[:5])}. Set duplicate_policy to 'last', 'max' or 'sum' to merge them."
+            f"{', '.join(str(r + 1) for r in dup_rows[:5])}. "
+            "Set duplicate_policy to 'last', 'max' or 'sum' to merge them."
         )
     # Order the duplicated rows by key, then by the policy's preference (the kept row sorts last).
     if policy == "max" and scores is not None:
@@ -113,7 +119,9 @@ def _reindex(codes: np.ndarray, alive: np.ndarray) -> np.ndarray:
     return new_code[codes].astype(np.int32)
 
 
-def align_features(features: pl.DataFrame | None, vocab: Vocabulary, kind: str, all_ids: pl.Series) -> tuple[pl.DataFrame | None, dict]:
+def align_features(
+    features: pl.DataFrame | None, vocab: Vocabulary, kind: str, all_ids: pl.Series
+) -> tuple[pl.DataFrame | None, dict]:
     """Features ordered like the vocabulary (nulls for ids without a row); report unknown/missing ids."""
     if features is None:
         return None, {}
@@ -125,10 +133,13 @@ def align_features(features: pl.DataFrame | None, vocab: Vocabulary, kind: str, 
     if not matched.any():
         raise DataError(
             f"{kind} features: none of the {len(index):,} ids match a {kind} id of the interactions "
-            f"(features ids look like {features['id'].head(3).to_list()}, interaction ids like {vocab.ids.head(3).to_list()}). "
+            f"(features ids look like {features['id'].head(3).to_list()}, "
+            f"interaction ids like {vocab.ids.head(3).to_list()}). "
             "Check the id column of the feature table."
         )
-    in_raw = ids.is_in(all_ids.implode()).to_numpy() if all_ids.dtype == ids.dtype else np.zeros(len(ids), bool)
+    in_raw = (
+        ids.is_in(all_ids.implode()).to_numpy() if all_ids.dtype == ids.dtype else np.zeros(len(ids), bool)
+    )
     unknown = int((~matched & ~in_raw).sum())  # ids never seen in the interactions
     filtered = int((~matched & in_raw).sum())  # ids of users/items removed by the filter
     aligned = (
@@ -137,13 +148,23 @@ def align_features(features: pl.DataFrame | None, vocab: Vocabulary, kind: str, 
         .drop("id")
     )
     missing = len(vocab) - int(matched.sum())
-    report = {f"{kind}_feature_rows_unknown_id": unknown, f"{kind}_feature_rows_filtered_id": filtered, f"{kind}s_without_features": missing}
+    report = {
+        f"{kind}_feature_rows_unknown_id": unknown,
+        f"{kind}_feature_rows_filtered_id": filtered,
+        f"{kind}s_without_features": missing,
+    }
     if unknown:
         say(f"  {kind} features: ignored {plural(unknown, 'row')} whose id never occurs in the interactions.")
     if filtered:
-        say(f"  {kind} features: ignored {plural(filtered, 'row')} of {kind}s removed by the minimum-interaction filter.")
+        say(
+            f"  {kind} features: ignored {plural(filtered, 'row')} of {kind}s "
+            "removed by the minimum-interaction filter."
+        )
     if missing:
-        say(f"  {kind} features: {plural(missing, kind)} have no feature row; their features are treated as missing.")
+        say(
+            f"  {kind} features: {plural(missing, kind)} have no feature row; "
+            "their features are treated as missing."
+        )
     return aligned, report
 
 
@@ -163,24 +184,35 @@ def prepare(raw: RawData, config) -> PreparedData:
     if n_merged:
         user_codes, item_codes = user_codes[kept], item_codes[kept]
         timestamps = None if timestamps is None else timestamps[kept]
-        say(f"  merged {plural(n_merged, 'duplicate row')} of repeated (user, item) pairs (duplicate_policy={config.duplicate_policy!r}).")
+        say(
+            f"  merged {plural(n_merged, 'duplicate row')} of repeated (user, item) pairs "
+            f"(duplicate_policy={config.duplicate_policy!r})."
+        )
 
     keep, rounds = filter_min_counts(
-        user_codes, item_codes, len(user_ids), len(item_ids), config.min_interactions_per_user, config.min_interactions_per_item
+        user_codes,
+        item_codes,
+        len(user_ids),
+        len(item_ids),
+        config.min_interactions_per_user,
+        config.min_interactions_per_item,
     )
     n_filtered = int((~keep).sum())
     if not keep.any():
         raise DataError(
             f"no interactions survive min_interactions_per_user={config.min_interactions_per_user} and "
-            f"min_interactions_per_item={config.min_interactions_per_item} ({len(user_ids):,} users, {len(item_ids):,} items, "
+            f"min_interactions_per_item={config.min_interactions_per_item} "
+            f"({len(user_ids):,} users, {len(item_ids):,} items, "
             f"{len(user_codes):,} interactions before filtering). Lower the minimums in config.py."
         )
     alive_users = np.bincount(user_codes[keep], minlength=len(user_ids)) > 0
     alive_items = np.bincount(item_codes[keep], minlength=len(item_ids)) > 0
     if n_filtered:
+        dropped_users = plural(int((~alive_users).sum()), "user")
+        dropped_items = plural(int((~alive_items).sum()), "item")
         say(
-            f"  removed {plural(n_filtered, 'interaction')} of {plural(int((~alive_users).sum()), 'user')} with fewer than "
-            f"{config.min_interactions_per_user} and {plural(int((~alive_items).sum()), 'item')} with fewer than "
+            f"  removed {plural(n_filtered, 'interaction')} of {dropped_users} with fewer than "
+            f"{config.min_interactions_per_user} and {dropped_items} with fewer than "
             f"{config.min_interactions_per_item} interactions ({rounds} filtering rounds until stable)."
         )
     user_vocab = Vocabulary(user_ids.filter(pl.Series(alive_users)), "user")
@@ -208,5 +240,8 @@ def prepare(raw: RawData, config) -> PreparedData:
         **user_report,
         **item_report,
     }
-    say(f"  kept {plural(len(interactions), 'interaction')} of {plural(len(user_vocab), 'user')} on {plural(len(item_vocab), 'item')}.")
+    say(
+        f"  kept {plural(len(interactions), 'interaction')} of {plural(len(user_vocab), 'user')} "
+        f"on {plural(len(item_vocab), 'item')}."
+    )
     return PreparedData(interactions, user_vocab, item_vocab, user_features, item_features, report)

@@ -15,12 +15,12 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from recsys.config import OUTPUT_FORMATS
 from recsys.errors import ConfigError, DataError
 from recsys.io_utils import atomic_path
 from recsys.topn import top_k_unseen
 from recsys.vocabulary import Vocabulary
 
-FORMATS = ("json", "jsonl", "parquet")
 DECIMALS = 5
 
 
@@ -46,13 +46,20 @@ def _rounded(scores: np.ndarray) -> np.ndarray:
 
 def _check_lists(n_rows: int, items: np.ndarray, scores: np.ndarray, vocab: Vocabulary, what: str) -> None:
     if items.ndim != 2 or items.shape != scores.shape:
-        raise DataError(f"{what}: items {items.shape} and scores {scores.shape} must be 2-d of the same shape")
+        raise DataError(
+            f"{what}: items {items.shape} and scores {scores.shape} must be 2-d of the same shape"
+        )
     if items.shape[0] != n_rows:
         raise DataError(f"{what}: {items.shape[0]} ranked lists for {n_rows} ids")
     if items.size and (items.max() >= len(vocab) or items.min() < -1):
-        raise DataError(f"{what}: item indices must be -1 (padding) or in [0, {len(vocab)}), got {items.min()}..{items.max()}")
+        raise DataError(
+            f"{what}: item indices must be -1 (padding) or in [0, {len(vocab)}), "
+            f"got {items.min()}..{items.max()}"
+        )
     if not np.isfinite(scores[items >= 0]).all():
-        raise DataError(f"{what}: scores of listed items must be finite numbers (JSON has no NaN or infinity)")
+        raise DataError(
+            f"{what}: scores of listed items must be finite numbers (JSON has no NaN or infinity)"
+        )
 
 
 def _flatten(items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -73,13 +80,23 @@ def _write_json(handle, keys: pl.Series, items: np.ndarray, scores: np.ndarray, 
     n_keys, n_ranks = items.shape
     valid = (items >= 0).T.ravel()  # rank-major: column r is the slice [r * n_keys, (r + 1) * n_keys)
     item_text = _json_tokens(vocab.ids, as_key=False).gather(np.where(valid, items.T.ravel(), 0))
-    entries = pl.DataFrame({"item": item_text, "score": _score_text(scores.T.ravel()), "valid": valid}).select(
-        pl.when("valid").then(pl.concat_str([pl.lit("["), "item", pl.lit(","), "score", pl.lit("]")]))
-    ).to_series()
+    entries = (
+        pl.DataFrame({"item": item_text, "score": _score_text(scores.T.ravel()), "valid": valid})
+        .select(
+            pl.when("valid").then(pl.concat_str([pl.lit("["), "item", pl.lit(","), "score", pl.lit("]")]))
+        )
+        .to_series()
+    )
     columns = {f"r{r}": entries.slice(r * n_keys, n_keys) for r in range(n_ranks)}
     frame = pl.DataFrame({"key": _json_tokens(keys, as_key=True), **columns})
-    lists = pl.concat_str([pl.col(name) for name in columns], separator=",", ignore_nulls=True) if columns else pl.lit("")
-    comma = pl.when(pl.int_range(pl.len()) < pl.len() - 1).then(pl.lit(",")).otherwise(pl.lit(""))  # none after the last
+    lists = (
+        pl.concat_str([pl.col(name) for name in columns], separator=",", ignore_nulls=True)
+        if columns
+        else pl.lit("")
+    )
+    comma = (
+        pl.when(pl.int_range(pl.len()) < pl.len() - 1).then(pl.lit(",")).otherwise(pl.lit(""))
+    )  # none after the last
     lines = frame.select(pl.concat_str([pl.col("key"), pl.lit(":["), lists, pl.lit("]"), comma]))
     handle.write(b"{\n")
     lines.write_csv(handle, include_header=False, quote_style="never")
@@ -87,7 +104,9 @@ def _write_json(handle, keys: pl.Series, items: np.ndarray, scores: np.ndarray, 
     return int(np.count_nonzero(~(items >= 0).any(axis=1))) if n_ranks else n_keys
 
 
-def _rows_frame(user_ids: pl.Series, items: np.ndarray, scores: np.ndarray, vocab: Vocabulary, round_scores: bool) -> pl.DataFrame:
+def _rows_frame(
+    user_ids: pl.Series, items: np.ndarray, scores: np.ndarray, vocab: Vocabulary, round_scores: bool
+) -> pl.DataFrame:
     rows, ranks, item_idx, score = _flatten(items, scores)
     values = pl.Series("score", _rounded(score) if round_scores else score.astype(np.float32))
     return pl.DataFrame(
@@ -113,8 +132,10 @@ def write_recommendations(
     Returns {"users", "users_with_empty_lists", "path", "format"}; users with no items left get an
     empty list in JSON and no rows in jsonl/parquet, and are counted either way.
     """
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown recommendations format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt not in OUTPUT_FORMATS:
+        raise ConfigError(
+            f"unknown recommendations format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}"
+        )
     user_ids = pl.Series(user_ids) if not isinstance(user_ids, pl.Series) else user_ids
     if user_ids.null_count():
         raise DataError(f"user ids contain {user_ids.null_count()} missing values")
@@ -153,7 +174,9 @@ def similar_items(
     if normalize:
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
         emb = emb / np.maximum(norms, np.finfo(np.float32).tiny)
-    queries_idx = np.arange(n_items) if item_indices is None else np.asarray(item_indices, dtype=np.int64).reshape(-1)
+    queries_idx = (
+        np.arange(n_items) if item_indices is None else np.asarray(item_indices, dtype=np.int64).reshape(-1)
+    )
     if queries_idx.size and (queries_idx.min() < 0 or queries_idx.max() >= n_items):
         raise DataError(f"item_indices must lie in [0, {n_items})")
     itself = sp.csr_matrix(

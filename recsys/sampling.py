@@ -1,20 +1,22 @@
 """`InteractionDataset`: training batches of (user, item) positives, weights, and drawn negatives.
 
 Each epoch is a seeded shuffled pass over the training interactions; a batch is a slice of that
-permutation, so assembling it is a handful of numpy gathers. Negatives (for the 'bce', 'bpr' and
-'mse' losses) are drawn uniformly or by popularity; draws that hit one of the user's known
-positives are redrawn (membership tested against the sorted (user, item) keys by binary search)
-unless such hits are expected to be rarer than 0.5 % (large sparse data), where the check would
-cost more than it is worth. The in-batch softmax needs no drawn negatives: the other positives of the batch serve.
+permutation, so assembling it is a handful of numpy gathers. Negatives (as many as the loss's
+retrieval task asks for: 'bce', 'bpr' and 'mse' use them) are drawn uniformly or by popularity;
+draws that hit one of the user's known positives are redrawn (membership tested against the
+sorted (user, item) keys by binary search) unless such hits are expected to be rarer than 0.5 %
+(large sparse data), where the check would cost more than it is worth. The in-batch softmax needs
+no drawn negatives: the other positives of the batch serve.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import keras
+import numpy as np
 
+from recsys.errors import DataError
 from recsys.interactions import Interactions, per_user_positions, sort_order
 
 
@@ -32,6 +34,8 @@ def positive_weights(interactions: Interactions, use_scores: bool, recency: floa
 
 def recency_weights(interactions: Interactions, strength: float) -> np.ndarray:
     """exp(strength * (p - 1)) with p the time-rank percentile of each interaction in its user's history."""
+    if interactions.timestamps is None:
+        raise DataError("recency weighting needs timestamps; the interactions have none.")
     order = sort_order(interactions.users, interactions.timestamps)
     rank, counts = per_user_positions(interactions.users, order, interactions.n_users)
     denominator = np.maximum(counts[interactions.users] - 1, 1)
@@ -41,12 +45,21 @@ def recency_weights(interactions: Interactions, strength: float) -> np.ndarray:
 class InteractionDataset(keras.utils.PyDataset):
     """Batches `({"user", "item"[, "negatives"]}, target, weight)` for `model.fit`."""
 
-    def __init__(self, interactions: Interactions, batch_size: int = 1024, num_negatives: int = 0,
-                 negative_sampling: str = "uniform", weights: np.ndarray | None = None,
-                 targets: np.ndarray | None = None, seed: int = 0, shuffle: bool = True, **kwargs):
+    def __init__(
+        self,
+        interactions: Interactions,
+        batch_size: int = 1024,
+        num_negatives: int = 0,
+        negative_sampling: str = "uniform",
+        weights: np.ndarray | None = None,
+        targets: np.ndarray | None = None,
+        seed: int = 0,
+        shuffle: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if len(interactions) == 0:
-            raise ValueError("no training interactions to sample from")
+            raise DataError("no training interactions to sample from")
         self.users = interactions.users.astype(np.int32)
         self.items = interactions.items.astype(np.int32)
         self.n_items = interactions.n_items
@@ -90,7 +103,8 @@ class InteractionDataset(keras.utils.PyDataset):
         def draw(size):
             if self._negative_cdf is None:
                 return rng.integers(0, self.n_items, size=size, dtype=np.int32)
-            return np.searchsorted(self._negative_cdf, rng.random(size), side="right").astype(np.int32).clip(0, self.n_items - 1)
+            drawn = np.searchsorted(self._negative_cdf, rng.random(size), side="right")
+            return drawn.astype(np.int32).clip(0, self.n_items - 1)
 
         negatives = draw(shape)
         if not self.exclude_positives:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, DataError
 from recsys.interactions import Interactions, per_user_positions, sort_order
 from recsys.log import plural, say
 
@@ -38,6 +38,8 @@ def per_user_holdout(interactions: Interactions, fraction: float, by_time: bool,
     rng = np.random.default_rng(seed)
     tiebreak = rng.random(len(interactions))
     if by_time:
+        if interactions.timestamps is None:
+            raise DataError("a time-based split needs timestamps; the interactions have none.")
         order = sort_order(interactions.users, interactions.timestamps, tiebreak)
     else:
         order = sort_order(interactions.users, tiebreak)
@@ -48,8 +50,11 @@ def per_user_holdout(interactions: Interactions, fraction: float, by_time: bool,
 
 def global_time_holdout(interactions: Interactions, quantile: float) -> tuple[np.ndarray, float, int]:
     """Validation rows after the time cutoff; users left with no training rows go wholly to training."""
-    cutoff = float(np.quantile(interactions.timestamps, quantile))
-    is_val = interactions.timestamps > cutoff
+    timestamps = interactions.timestamps
+    if timestamps is None:
+        raise DataError("a time-based split needs timestamps; the interactions have none.")
+    cutoff = float(np.quantile(timestamps, quantile))
+    is_val = timestamps > cutoff
     train_counts = np.bincount(interactions.users[~is_val], minlength=interactions.n_users)
     no_history = train_counts[interactions.users] == 0
     moved = int((is_val & no_history).sum())
@@ -63,13 +68,21 @@ def split_interactions(interactions: Interactions, config) -> Split:
     if strategy == "auto":
         strategy = "time" if has_time else "random"
     if strategy in ("time", "global_time") and not has_time:
-        raise ConfigError(f"split_strategy={strategy!r} needs timestamps; set timestamp_column in config.py or use 'random'.")
+        raise ConfigError(
+            f"split_strategy={strategy!r} needs timestamps; "
+            "set timestamp_column in config.py or use 'random'."
+        )
     description = {"strategy": strategy, "seed": config.seed}
     if strategy == "global_time":
         is_val, cutoff, moved = global_time_holdout(interactions, config.global_time_cutoff_quantile)
-        description.update(cutoff=cutoff, quantile=config.global_time_cutoff_quantile, moved_to_train_no_history=moved)
+        description.update(
+            cutoff=cutoff, quantile=config.global_time_cutoff_quantile, moved_to_train_no_history=moved
+        )
         if moved:
-            say(f"  {plural(moved, 'interaction')} after the cutoff belong to users with no earlier history: kept in training.")
+            say(
+                f"  {plural(moved, 'interaction')} after the cutoff belong to users "
+                "with no earlier history: kept in training."
+            )
     else:
         is_val = per_user_holdout(interactions, config.per_user_val_fraction, strategy == "time", config.seed)
         description["per_user_val_fraction"] = config.per_user_val_fraction
@@ -82,9 +95,13 @@ def split_interactions(interactions: Interactions, config) -> Split:
         single_interaction_users_train_only=n_single,
     )
     if len(split.validation) == 0:
-        raise ConfigError("the split left no validation interactions (every user has a single interaction?); lower min_interactions_per_user to 2 or more data.")
+        raise ConfigError(
+            "the split left no validation interactions (every user has a single interaction?); "
+            "lower min_interactions_per_user to 2 or more data."
+        )
     say(
         f"  split ({strategy}): {plural(len(split.train), 'training interaction')}, "
-        f"{plural(len(split.validation), 'validation interaction')} of {plural(description['validation_users'], 'user')}."
+        f"{plural(len(split.validation), 'validation interaction')} "
+        f"of {plural(description['validation_users'], 'user')}."
     )
     return split

@@ -230,9 +230,14 @@ def top_k_unseen(
     """
     user_embeddings = np.asarray(user_embeddings)
     item_embeddings = np.asarray(item_embeddings)
-    if user_embeddings.ndim != 2 or item_embeddings.ndim != 2 or user_embeddings.shape[1] != item_embeddings.shape[1]:
+    if (
+        user_embeddings.ndim != 2
+        or item_embeddings.ndim != 2
+        or user_embeddings.shape[1] != item_embeddings.shape[1]
+    ):
         raise DataError(
-            f"embeddings must be 2-d with the same width, got users {user_embeddings.shape} and items {item_embeddings.shape}"
+            "embeddings must be 2-d with the same width, "
+            f"got users {user_embeddings.shape} and items {item_embeddings.shape}"
         )
     if k < 0:
         raise DataError(f"k must be >= 0, got {k}")

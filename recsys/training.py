@@ -4,20 +4,27 @@ with full-ranking metrics every epoch (early stopping and checkpoints watch a ra
 
 from __future__ import annotations
 
+import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import keras
+import numpy as np
 import scipy.sparse as sp
 
 from recsys.evaluation import embedding_scorer, evaluate, format_metrics
 from recsys.interactions import Interactions
-from recsys.log import say
-from recsys.losses import make_loss
+from recsys.log import say, stdout_is_terminal, verbosity
 from recsys.model import EmbeddingModel, compute_embeddings
+from recsys.retrieval import RetrievalTask, make_task
 from recsys.sampling import InteractionDataset, positive_weights
+
+if TYPE_CHECKING:  # only for annotations: the experiment sits above training
+    from recsys.config import Config
+    from recsys.experiment import Experiment
 
 
 @dataclass
@@ -29,40 +36,62 @@ class TrainingResult:
     seconds: float = 0.0
 
 
-def item_log_q(train: Interactions) -> np.ndarray:
-    """log of each item's share of training positives: the in-batch sampling probability (log-q)."""
-    counts = train.item_counts().astype(np.float64)
-    return np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0)).astype(np.float32)
+def task_from_config(config, n_items: int) -> RetrievalTask:
+    """The retrieval task (`recsys.retrieval`) that owns the config's loss."""
+    return make_task(
+        config.loss, n_items, num_negatives=config.num_negatives, logq_correction=config.logq_correction
+    )
 
 
-def build_model(config, n_users: int, n_items: int, user_features: np.ndarray | None, item_features: np.ndarray | None,
-                train: Interactions) -> EmbeddingModel:
-    """An EmbeddingModel shaped by the config, with its constant tables (features, log-q) loaded."""
-    use_user = user_features is not None and config.use_user_features
-    use_item = item_features is not None and config.use_item_features
+def build_model(
+    config,
+    n_users: int,
+    n_items: int,
+    user_features: np.ndarray | None,
+    item_features: np.ndarray | None,
+    train: Interactions,
+) -> EmbeddingModel:
+    """An EmbeddingModel shaped by the config, with its constant tables loaded: the features, and
+    whatever its task derives from the training interactions (the softmax's log-q table)."""
+    user_table = user_features if user_features is not None and config.use_user_features else None
+    item_table = item_features if item_features is not None and config.use_item_features else None
+    task = task_from_config(config, n_items)
     model = EmbeddingModel(
-        num_users=n_users, num_items=n_items, embedding_dim=config.embedding_dim,
-        user_feature_dim=user_features.shape[1] if use_user else 0,
-        item_feature_dim=item_features.shape[1] if use_item else 0,
-        hidden_dim=config.feature_hidden_dim, normalize=config.normalize_embeddings,
-        temperature=config.temperature, loss=config.loss, logq_correction=config.logq_correction,
-        embedding_l2=config.embedding_l2, seed=config.seed, id_dropout=config.id_dropout,
+        num_users=n_users,
+        num_items=n_items,
+        embedding_dim=config.embedding_dim,
+        user_feature_dim=user_table.shape[1] if user_table is not None else 0,
+        item_feature_dim=item_table.shape[1] if item_table is not None else 0,
+        hidden_dim=config.feature_hidden_dim,
+        normalize=config.normalize_embeddings,
+        temperature=config.temperature,
+        task=task,
+        embedding_l2=config.embedding_l2,
+        seed=config.seed,
+        id_dropout=config.id_dropout,
     )
     model.build()
-    model.set_tables(user_features if use_user else None, item_features if use_item else None, item_log_q(train))
+    model.set_tables(user_table, item_table)
+    task.adapt(train)
     return model
 
 
-def make_dataset(train: Interactions, config) -> InteractionDataset:
+def make_dataset(train: Interactions, config, task: RetrievalTask | None = None) -> InteractionDataset:
+    """Training batches for the config's loss: its task (the model's, or one made from the config)
+    says how many negatives to draw and which targets to carry. Scores a task takes as targets are
+    not also used as weights."""
+    task = task or task_from_config(config, train.n_items)
+    targets = task.targets(train, config.use_scores_as_weights)
     recency = config.effective_recency_weighting(train.timestamps is not None)
-    weights = positive_weights(train, config.use_scores_as_weights, recency)
-    targets = None
-    if config.loss == "mse" and train.scores is not None and config.use_scores_as_weights:
-        targets = train.scores / max(float(train.scores.max()), 1e-9)  # seed-style rating target in [0, 1]
-        weights = np.ones_like(weights)
+    weights = positive_weights(train, config.use_scores_as_weights and targets is None, recency)
     return InteractionDataset(
-        train, batch_size=config.batch_size, num_negatives=0 if config.loss == "softmax" else config.num_negatives,
-        negative_sampling=config.negative_sampling, weights=weights, targets=targets, seed=config.seed,
+        train,
+        batch_size=config.batch_size,
+        num_negatives=task.num_negatives,
+        negative_sampling=config.negative_sampling,
+        weights=weights,
+        targets=targets,
+        seed=config.seed,
     )
 
 
@@ -70,26 +99,123 @@ class RankingMetrics(keras.callbacks.Callback):
     """Computes full-catalogue ranking metrics on held-out interactions after each epoch and adds
     them to the logs as `val_<metric>` (so EarlyStopping/ModelCheckpoint can monitor them)."""
 
-    def __init__(self, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int],
-                 shown: list[str], baseline: dict | None = None):
+    def __init__(self, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int]):
         super().__init__()
         self.train_matrix, self.heldout_matrix, self.ks = train_matrix, heldout_matrix, ks
-        self.shown, self.baseline = shown, baseline
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         metrics = evaluate_model(self.model, self.train_matrix, self.heldout_matrix, self.ks)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in metrics.items() if name != "users"})
-        line = f"  epoch {epoch + 1}: {format_metrics(metrics, self.shown)}"
-        if self.baseline:
-            line += f"   | most-popular: {format_metrics(self.baseline, self.shown)}"
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One line per epoch: loss, the shown validation metrics, seconds, and a `*` when the
+    monitored metric improves; most-popular's metrics once before, in the same columns. On a
+    terminal, a live batch counter is redrawn in place during the epoch and erased before the line;
+    a redirected log gets the lines alone."""
+
+    REDRAW_SECONDS = 0.25
+
+    def __init__(self, shown: list[str], baseline: dict | None = None, monitor: str | None = None):
+        super().__init__()
+        self.shown, self.baseline, self.monitor = shown, baseline, monitor
+        self.live = stdout_is_terminal() and verbosity() >= 1
+        self.best = -np.inf
+        self.started = self.drawn = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.baseline:  # once, in the epoch lines' columns: the bar every epoch must clear
+            width = len(
+                f"  epoch {self.params.get('epochs', '?')}/{self.params.get('epochs', '?')}: loss 0.0000"
+            )
+            say(f"{'  most-popular:':<{width}}  {format_metrics(self.baseline, self.shown)}")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = self.drawn = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
+        if self.live and now - self.drawn >= self.REDRAW_SECONDS:
+            self.drawn = now
+            loss = (logs or {}).get("loss")
+            text = f"  batch {batch + 1}/{self.params.get('steps') or '?'}" + (
+                f"  loss {loss:.4f}" if loss else ""
+            )
+            sys.stdout.write("\r" + text)
+            sys.stdout.flush()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if self.live:
+            sys.stdout.write("\r\x1b[2K")  # erase the batch counter
+        epochs = self.params.get("epochs", "?")
+        shown = self.shown if verbosity() < 2 else [k[4:] for k in logs if k.startswith("val_")]
+        metrics = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        line = f"  epoch {epoch + 1:>{len(str(epochs))}}/{epochs}: loss {logs.get('loss', float('nan')):.4f}"
+        if metrics:
+            line += "  " + format_metrics(metrics, shown)
+        line += f"  ({time.perf_counter() - self.started:.1f} s)"
+        value = logs.get(f"val_{self.monitor}") if self.monitor else None
+        if value is not None and value > self.best:
+            self.best = value
+            line += " *"
         say(line)
 
 
-def evaluate_model(model: EmbeddingModel, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int]) -> dict:
+def evaluate_model(
+    model: EmbeddingModel, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int]
+) -> dict:
     users = compute_embeddings(model, "user")
     items = compute_embeddings(model, "item")
     return evaluate(embedding_scorer(users, items), train_matrix, heldout_matrix, ks)
+
+
+def fit_on_split(
+    experiment: Experiment, config: Config | None = None, with_features: bool = True, **options: Any
+) -> TrainingResult:
+    """A new model for the experiment's data, trained on its training split with ranking metrics on
+    its validation split every epoch (early stopping, best weights restored).
+
+    `config` replaces the experiment's model settings (a tuning trial); `with_features=False` trains
+    ids only (compare's baseline row); `options` go to `fit` (checkpoint_path, baseline, log_epochs,
+    extra_callbacks). The experiment's matrices are reused, never rebuilt.
+    """
+    config = config or experiment.config
+    prepared, split, features = experiment.prepared, experiment.split, experiment.features
+    model = build_model(
+        config,
+        prepared.n_users,
+        prepared.n_items,
+        features.user_matrix if with_features else None,
+        features.item_matrix if with_features else None,
+        split.train,
+    )
+    return fit(
+        model,
+        split.train,
+        config,
+        validation=split.validation,
+        train_matrix=experiment.train_matrix,
+        validation_matrix=experiment.validation_matrix,
+        **options,
+    )
+
+
+def seed_training(seed: int) -> None:
+    """Seed the global generators a training run may touch. The model's own randomness (initialisers,
+    id dropout) and the sampler's are seeded explicitly, so on JAX and PyTorch this covers the rest;
+    `keras.utils.set_random_seed` is used on TensorFlow only, because elsewhere it would import
+    TensorFlow (when installed) just to seed it, and fill the log with TensorFlow's start-up lines."""
+    if keras.backend.backend() == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - the legacy global generator, for any library code that uses it
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def learning_rate_schedule(config, steps_per_epoch: int):
@@ -99,33 +225,66 @@ def learning_rate_schedule(config, steps_per_epoch: int):
     )
 
 
-def fit(model: EmbeddingModel, train: Interactions, config, validation: Interactions | None = None,
-        epochs: int | None = None, checkpoint_path: str | Path | None = None, baseline: dict | None = None,
-        verbose: int | str = "auto", extra_callbacks: list | None = None) -> TrainingResult:
+def fit(
+    model: EmbeddingModel,
+    train: Interactions,
+    config,
+    validation: Interactions | None = None,
+    epochs: int | None = None,
+    checkpoint_path: str | Path | None = None,
+    baseline: dict | None = None,
+    train_matrix: sp.csr_matrix | None = None,
+    validation_matrix: sp.csr_matrix | None = None,
+    log_epochs: bool = True,
+    extra_callbacks: list | None = None,
+) -> TrainingResult:
     """Train `model` on `train`. With `validation`, ranking metrics are computed every epoch, training
-    stops early on `config.monitor_metric` and the best epoch's weights are restored."""
-    keras.utils.set_random_seed(config.seed)
-    dataset = make_dataset(train, config)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))),
-                  loss=make_loss(config.loss))
-    callbacks = []
+    stops early on `config.monitor_metric` and the best epoch's weights are restored.
+
+    `train_matrix` / `validation_matrix` are the users x items matrices of `train` / `validation`
+    when the caller already has them (an `Experiment` does), so they are not built again.
+    `log_epochs=False` trains silently (compare and tune print one line per model instead).
+    """
+    seed_training(config.seed)
+    dataset = make_dataset(train, config, model.task)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
+    callbacks: list[keras.callbacks.Callback] = []
     monitor = f"val_{config.monitor_metric}"
     if validation is not None:
-        train_matrix = train.user_item_matrix()
-        heldout = validation.user_item_matrix()
-        shown = [f"{m}@{k}" for k in config.metrics_k for m in ("Recall", "NDCG")]
-        callbacks.append(RankingMetrics(train_matrix, heldout, list(config.metrics_k), shown, baseline))
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.early_stopping_patience,
-                                                       restore_best_weights=True, verbose=0))
+        train_matrix = train.user_item_matrix() if train_matrix is None else train_matrix
+        heldout = validation.user_item_matrix() if validation_matrix is None else validation_matrix
+        callbacks.append(RankingMetrics(train_matrix, heldout, list(config.metrics_k)))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode="max",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+                verbose=0,
+            )
+        )
         if checkpoint_path:
             Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
-            callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=monitor, mode="max",
-                                                             save_best_only=True, save_weights_only=True, verbose=0))
+            callbacks.append(
+                keras.callbacks.ModelCheckpoint(
+                    str(checkpoint_path),
+                    monitor=monitor,
+                    mode="max",
+                    save_best_only=True,
+                    save_weights_only=True,
+                    verbose=0,
+                )
+            )
+    if log_epochs:
+        shown = [f"{m}@{k}" for k in config.metrics_k for m in ("Recall", "NDCG")]
+        callbacks.append(EpochLog(shown, baseline, config.monitor_metric if validation is not None else None))
     callbacks += extra_callbacks or []
     started = time.perf_counter()
-    history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=verbose)
+    history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
-    result = TrainingResult(model, {k: [float(v) for v in vs] for k, vs in history.history.items()}, seconds=seconds)
+    result = TrainingResult(
+        model, {k: [float(v) for v in vs] for k, vs in history.history.items()}, seconds=seconds
+    )
     if validation is not None and result.history.get(monitor):
         values = result.history[monitor]
         best = int(np.argmax(values))

@@ -8,13 +8,18 @@ and the best settings are written as a template `config.py` the user can keep.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import keras
 
 from recsys.config import Config
-from recsys.errors import RecsysError
+from recsys.errors import ConfigError
+from recsys.experiment import Experiment
 from recsys.io_utils import atomic_write_text
 from recsys.log import say
+
+if TYPE_CHECKING:  # optuna is optional: imported where the search runs
+    from optuna.trial import FrozenTrial
 
 
 def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> dict:
@@ -31,6 +36,12 @@ def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> di
     if has_timestamps:
         changes["recency_weighting"] = trial.suggest_float("recency_weighting", 0.0, 3.0)
     return changes
+
+
+def _completed_value(trial: FrozenTrial) -> float:
+    """The objective value of a trial taken from the completed ones (those with a value)."""
+    assert trial.value is not None
+    return trial.value
 
 
 class _PruneOnMetric(keras.callbacks.Callback):
@@ -53,7 +64,10 @@ class _PruneOnMetric(keras.callbacks.Callback):
 def write_config_file(path: str, config: Config, changes: dict, score: float) -> None:
     """A template config.py: every setting that differs from the defaults, tuned ones marked."""
     defaults = Config().to_dict()
-    lines = [f'"""Settings found by `recsys tune` (best {config.monitor_metric} on validation: {score:.4f})."""', ""]
+    lines = [
+        f'"""Settings found by `recsys tune` (best {config.monitor_metric} on validation: {score:.4f})."""',
+        "",
+    ]
     for name, value in config.to_dict().items():
         if name in changes:
             lines.append(f"{name} = {value!r}  # tuned")
@@ -62,19 +76,18 @@ def write_config_file(path: str, config: Config, changes: dict, score: float) ->
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def tune(config: Config, hook=None, trials: int = 20, minutes: float | None = None, output: str = "config_tuned.py"):
-    """Search the main knobs within `trials` / `minutes`; print the leaderboard; write the best config."""
+def tune(
+    experiment: Experiment, trials: int = 20, minutes: float | None = None, output: str = "config_tuned.py"
+) -> tuple[Config, list]:
+    """Search the main knobs within `trials` / `minutes` on the experiment's validation split;
+    print the leaderboard; write the best settings as a config file."""
     try:
         import optuna
-    except ImportError as exc:
-        raise RecsysError("the tune action needs Optuna: pip install optuna") from exc
-    from recsys.pipeline import encode_features, load_and_prepare
-    from recsys.splitting import split_interactions
-    from recsys.training import build_model, fit
+    except ImportError:
+        raise ConfigError("the tune action needs Optuna: pip install optuna") from None
+    from recsys.training import fit_on_split
 
-    _, prepared = load_and_prepare(config, hook)
-    split = split_interactions(prepared.interactions, config)
-    features = encode_features(prepared, config)
+    config, prepared = experiment.config, experiment.prepared
     has_scores = prepared.interactions.scores is not None
     has_timestamps = prepared.interactions.timestamps is not None
     monitor = f"val_{config.monitor_metric}"
@@ -82,11 +95,13 @@ def tune(config: Config, hook=None, trials: int = 20, minutes: float | None = No
     def objective(trial):
         changes = suggest(trial, config, has_scores, has_timestamps)
         trial_config = config.replace(**changes)
-        say(f"Trial {trial.number}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items()))
-        model = build_model(trial_config, prepared.n_users, prepared.n_items, features.user_matrix, features.item_matrix, split.train)
+        say(
+            f"Trial {trial.number}: "
+            + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items())
+        )
         pruner = _PruneOnMetric(trial, monitor)
         started = time.perf_counter()
-        result = fit(model, split.train, trial_config, validation=split.validation, verbose=0, extra_callbacks=[pruner])
+        result = fit_on_split(experiment, trial_config, log_epochs=False, extra_callbacks=[pruner])
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("seconds", time.perf_counter() - started)
         if pruner.pruned:
@@ -94,25 +109,43 @@ def tune(config: Config, hook=None, trials: int = 20, minutes: float | None = No
         return result.best_metrics.get(config.monitor_metric, 0.0)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
-    study.enqueue_trial({k: v for k, v in {
-        "embedding_dim": config.embedding_dim, "temperature": config.temperature, "learning_rate": config.learning_rate,
-        "batch_size": config.batch_size, "embedding_l2": config.embedding_l2,
-        **({"use_scores_as_weights": config.use_scores_as_weights} if has_scores else {}),
-        **({"recency_weighting": config.effective_recency_weighting(True)} if has_timestamps else {}),
-    }.items()})  # trial 0: the current settings, so the search can only improve on them
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=config.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
+    )
+    study.enqueue_trial(
+        {
+            k: v
+            for k, v in {
+                "embedding_dim": config.embedding_dim,
+                "temperature": config.temperature,
+                "learning_rate": config.learning_rate,
+                "batch_size": config.batch_size,
+                "embedding_l2": config.embedding_l2,
+                **({"use_scores_as_weights": config.use_scores_as_weights} if has_scores else {}),
+                **({"recency_weighting": config.effective_recency_weighting(True)} if has_timestamps else {}),
+            }.items()
+        }
+    )  # trial 0: the current settings, so the search can only improve on them
     study.optimize(objective, n_trials=trials, timeout=minutes * 60 if minutes else None)
     completed = [t for t in study.trials if t.value is not None]
     if not completed:
-        raise RecsysError("no tuning trial completed; raise --trials or --minutes.")
-    leaderboard = sorted(completed, key=lambda t: -t.value)
-    say(f"\nLeaderboard ({len(completed)} completed, {len(study.trials) - len(completed)} pruned), by {config.monitor_metric}:")
+        raise ConfigError("no tuning trial completed; raise --trials or --minutes.")
+    leaderboard = sorted(completed, key=lambda t: -_completed_value(t))
+    n_pruned = len(study.trials) - len(completed)
+    say(f"\nLeaderboard ({len(completed)} completed, {n_pruned} pruned), by {config.monitor_metric}:")
     for rank, trial in enumerate(leaderboard[:10], 1):
-        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-        say(f"  {rank:>2}. {trial.value:.4f}  (trial {trial.number}, best epoch {trial.user_attrs.get('best_epoch')})  {params}")
+        params = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+        )
+        best_epoch = trial.user_attrs.get("best_epoch")
+        say(f"  {rank:>2}. {trial.value:.4f}  (trial {trial.number}, best epoch {best_epoch})  {params}")
     best = leaderboard[0]
     best_config = config.replace(**best.params)
-    write_config_file(output, best_config, best.params, best.value)
-    say(f"Wrote the best settings to {output} (use it with --config {output}, or copy the lines into config.py).")
+    write_config_file(output, best_config, best.params, _completed_value(best))
+    say(
+        f"Wrote the best settings to {output} "
+        f"(use it with --config {output}, or copy the lines into config.py)."
+    )
     return best_config, leaderboard

@@ -26,13 +26,13 @@ class Vocabulary:
     def __repr__(self) -> str:
         return f"Vocabulary({self.name}, {len(self):,} ids, {self.ids.dtype})"
 
-    @property
-    def is_integer(self) -> bool:
-        return self.ids.dtype.is_integer()
-
     def indices_of(self, ids) -> np.ndarray:
         """Index of each id (int64); -1 where the id is not in the vocabulary."""
-        query = ids if isinstance(ids, pl.Series) else pl.Series(list(ids) if not isinstance(ids, np.ndarray) else ids)
+        query = (
+            ids
+            if isinstance(ids, pl.Series)
+            else pl.Series(list(ids) if not isinstance(ids, np.ndarray) else ids)
+        )
         if query.len() == 0:
             return np.zeros(0, dtype=np.int64)
         if query.dtype != self.ids.dtype:
@@ -57,7 +57,7 @@ class Vocabulary:
             pl.DataFrame([self.ids]).write_parquet(tmp)
 
     @classmethod
-    def load(cls, path: str | Path, name: str = "id") -> "Vocabulary":
+    def load(cls, path: str | Path, name: str = "id") -> Vocabulary:
         try:
             return cls(pl.read_parquet(path)["id"], name)
         except Exception as exc:

@@ -29,5 +29,7 @@ def csv_file(tmp_path):
 
 
 def needs_movielens():
-    return pytest.mark.skipif(not (MOVIELENS / "ratings.csv").exists(),
-                              reason=f"MovieLens copy not found at {MOVIELENS} (../shared/datasets is absent)")
+    return pytest.mark.skipif(
+        not (MOVIELENS / "ratings.csv").exists(),
+        reason=f"MovieLens copy not found at {MOVIELENS} (../shared/datasets is absent)",
+    )

@@ -3,15 +3,14 @@
 import numpy as np
 import polars as pl
 import pytest
+from planted import community_interactions
 
-from recsys.bundle import load_bundle, ModelBundle
+from recsys.bundle import ModelBundle, load_bundle
 from recsys.config import Config
-from recsys.errors import ArtifactError
+from recsys.errors import ArtifactError, DataError
 from recsys.model import compute_embeddings
 from recsys.training import build_model
 from recsys.vocabulary import Vocabulary
-
-from planted import community_interactions
 
 
 def test_round_trip_gives_identical_embeddings(tmp_path):
@@ -21,8 +20,15 @@ def test_round_trip_gives_identical_embeddings(tmp_path):
     model = build_model(config, data.n_users, data.n_items, user_features, None, data)
     user_vocab = Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user")
     item_vocab = Vocabulary(pl.Series(list(range(100, 120))), "item")
-    bundle = ModelBundle(model, config, user_vocab, item_vocab, data.user_item_matrix(), metrics={"best_epoch": 3},
-                         history={"loss": [1.0, 0.5]})
+    bundle = ModelBundle(
+        model,
+        config,
+        user_vocab,
+        item_vocab,
+        data.user_item_matrix(),
+        metrics={"best_epoch": 3},
+        history={"loss": [1.0, 0.5]},
+    )
     bundle.save(tmp_path / "bundle")
     loaded = load_bundle(tmp_path / "bundle")
     for which in ("user", "item"):
@@ -30,7 +36,9 @@ def test_round_trip_gives_identical_embeddings(tmp_path):
     assert loaded.user_vocab.to_python() == user_vocab.to_python()
     assert loaded.item_vocab.to_python() == list(range(100, 120))
     assert (loaded.seen != data.user_item_matrix()).nnz == 0
-    assert loaded.config == config and loaded.metrics["best_epoch"] == 3 and loaded.history["loss"] == [1.0, 0.5]
+    assert (
+        loaded.config == config and loaded.metrics["best_epoch"] == 3 and loaded.history["loss"] == [1.0, 0.5]
+    )
     # saving again replaces the folder whole, leaving no temporary folders behind
     bundle.save(tmp_path / "bundle")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
@@ -45,8 +53,13 @@ def test_recommend_and_similar_items_by_external_id():
     data, _, _ = community_interactions(n_users=40, n_items=20, per_user=3)
     config = Config(embedding_dim=8)
     model = build_model(config, data.n_users, data.n_items, None, None, data)
-    bundle = ModelBundle(model, config, Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user"),
-                         Vocabulary(pl.Series(list(range(100, 120))), "item"), data.user_item_matrix())
+    bundle = ModelBundle(
+        model,
+        config,
+        Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user"),
+        Vocabulary(pl.Series(list(range(100, 120))), "item"),
+        data.user_item_matrix(),
+    )
     users, items = bundle.embeddings("user"), bundle.embeddings("item")
     recommended = bundle.recommend("u005", n=5)
     seen = set(data.user_item_matrix()[5].indices + 100)
@@ -55,5 +68,5 @@ def test_recommend_and_similar_items_by_external_id():
     assert [item for item, _ in recommended] == expected
     similar = bundle.similar_items(103, n=4)
     assert 103 not in [item for item, _ in similar] and len(similar) == 4
-    with pytest.raises(ArtifactError, match="unknown user id 'nobody'"):
+    with pytest.raises(DataError, match="unknown user id 'nobody'"):
         bundle.recommend("nobody")

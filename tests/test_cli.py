@@ -1,4 +1,5 @@
-"""The `recsys` command: exit codes scripts can trust, one-line errors, config printing."""
+"""The `recsys` command: exit codes scripts can trust, one-line errors, options before or after
+the command, config printing, quiet output."""
 
 import subprocess
 import sys
@@ -9,7 +10,23 @@ from recsys.cli import main
 def test_config_lists_every_setting_with_docs(capsys):
     assert main(["--set", "embedding_dim=64", "config"]) == 0
     out = capsys.readouterr().out
-    assert "embedding_dim = 64" in out and "min_interactions_per_user = 5" in out and "Choices: softmax" in out
+    assert (
+        "embedding_dim = 64" in out and "min_interactions_per_user = 5" in out and "Choices: softmax" in out
+    )
+
+
+def test_options_are_accepted_after_the_command_and_merge_with_those_before(capsys):
+    assert main(["--set", "embedding_dim=64", "config", "--set", "top_n=5"]) == 0
+    out = capsys.readouterr().out
+    assert "embedding_dim = 64" in out and "top_n = 5" in out
+
+
+def test_quiet_flag_sets_verbosity_zero(capsys):
+    assert main(["config", "--quiet"]) == 0
+    assert "verbosity = 0" in capsys.readouterr().out
+    from recsys.log import set_verbosity
+
+    set_verbosity(1)
 
 
 def test_user_error_is_one_line_and_exit_1(tmp_path, capsys):
@@ -18,11 +35,14 @@ def test_user_error_is_one_line_and_exit_1(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: interactions file") and "does not exist" in err and "Traceback" not in err
+    assert err.count("\n") == 1
 
 
 def test_bad_override_is_a_user_error(capsys):
     assert main(["--set", "embeding_dim=3", "config"]) == 1
     assert "unknown setting 'embeding_dim'" in capsys.readouterr().err
+    assert main(["config", "--set", "top_n=5.5"]) == 1
+    assert "'top_n' is 5.5 (float); expected a valid integer" in capsys.readouterr().err
 
 
 def test_unknown_command_is_usage_error():
@@ -34,3 +54,39 @@ def test_aliases_resolve(tmp_path, capsys):
     missing = tmp_path / "nope.csv"
     assert main(["--data", "none.py", "--set", f"raw_data_fpath={missing}", "val"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_broken_data_hook_is_one_line(tmp_path, capsys):
+    hook = tmp_path / "data.py"
+    hook.write_text("def get_raw_data():\n    return [], None, None\n")
+    assert main(["--data", str(hook), "eda"]) == 1
+    err = capsys.readouterr().err
+    assert "no interactions (an empty list)" in err and "missing column" not in err
+
+
+def test_an_exception_in_get_raw_data_is_one_line_naming_the_hook_line(tmp_path, capsys):
+    hook = tmp_path / "data.py"
+    hook.write_text(
+        "import polars as pl\n\ndef get_raw_data():\n    return pl.read_csv('no/such.csv'), None, None\n"
+    )
+    assert main(["--data", str(hook), "eda"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: get_raw_data() raised FileNotFoundError") and "(data.py, line 4)" in err
+    assert err.count("\n") == 1
+
+
+def test_quiet_run_prints_nothing_on_success(tmp_path, capsys):
+    data = tmp_path / "interactions.csv"
+    data.write_text("user,item\n" + "".join(f"{u},{i}\n" for u in range(8) for i in range(6)))
+    settings = [
+        f"raw_data_fpath={data}",
+        f"figures_dir={tmp_path / 'figures'}",
+        "min_interactions_per_user=1",
+    ]
+    args = ["--data", str(tmp_path / "none.py"), *sum((["--set", s] for s in settings), [])]
+    assert main([*args, "eda", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert (tmp_path / "figures" / "interactions_per_user.png").exists()
+    assert main([*args, "eda"]) == 0
+    assert "[1/1] exploratory_data_analysis" in capsys.readouterr().out

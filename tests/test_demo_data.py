@@ -18,10 +18,8 @@ def demo():
 @pytest.fixture(scope="module")
 def joined(demo):
     """Interactions with both feature tables joined on."""
-    return (
-        demo.interactions
-        .join(demo.user_features, left_on="user", right_on="id")
-        .join(demo.item_features, left_on="item", right_on="id")
+    return demo.interactions.join(demo.user_features, left_on="user", right_on="id").join(
+        demo.item_features, left_on="item", right_on="id"
     )
 
 
@@ -33,7 +31,9 @@ def test_deterministic_for_a_seed_and_different_for_another():
 
 
 def test_columns_and_types(demo):
-    assert demo.interactions.schema == pl.Schema({"user": pl.String, "item": pl.Int64, "score": pl.Float64, "timestamp": pl.Float64})
+    assert demo.interactions.schema == pl.Schema(
+        {"user": pl.String, "item": pl.Int64, "score": pl.Float64, "timestamp": pl.Float64}
+    )
     assert demo.user_features.columns == ["id", "age", "country", "platform"]
     assert demo.item_features.columns == ["id", "genres", "difficulty", "price"]
     assert demo.user_features["id"].dtype == pl.String and demo.item_features["id"].dtype == pl.Int64
@@ -74,23 +74,38 @@ def test_timestamps_span_the_year_with_per_user_sequences(demo):
     start = 1672531200.0  # 2023-01-01
     assert times.min() >= start and times.max() < start + 366 * 86400
     assert (times.max() - times.min()) > 300 * 86400
-    spans = demo.interactions.group_by("user").agg((pl.col("timestamp").max() - pl.col("timestamp").min()).alias("span"))
+    spans = demo.interactions.group_by("user").agg(
+        (pl.col("timestamp").max() - pl.col("timestamp").min()).alias("span")
+    )
     assert (spans["span"] > 86400).mean() > 0.9  # users act over time, not all at once
 
 
 def test_size_scales_with_num_users():
     small, large = generate_demo(500, seed=1), generate_demo(2000, seed=1)
-    assert large.item_features.height == default_num_items(2000) > small.item_features.height == default_num_items(500)
+    assert (
+        large.item_features.height
+        == default_num_items(2000)
+        > small.item_features.height
+        == default_num_items(500)
+    )
     assert large.interactions.height > 3 * small.interactions.height
     mean = large.interactions.height / 2000
-    assert 0.85 * default_interactions_per_user(default_num_items(2000)) < mean < 1.1 * default_interactions_per_user(default_num_items(2000))
+    assert (
+        0.85 * default_interactions_per_user(default_num_items(2000))
+        < mean
+        < 1.1 * default_interactions_per_user(default_num_items(2000))
+    )
     assert default_num_items(140_000) == 26_600 and 130 < default_interactions_per_user(26_600) < 150
 
 
 def test_planted_feature_signal(joined):
     """Genre choices follow the designed age and platform preferences, well beyond chance."""
     genre = lambda name: pl.col("genres").str.contains(name, literal=True).mean()  # noqa: E731
-    by_age = joined.filter(pl.col("age").is_not_null()).group_by(pl.col("age") < 22).agg(genre("Shooter").alias("shooter"))
+    by_age = (
+        joined.filter(pl.col("age").is_not_null())
+        .group_by(pl.col("age") < 22)
+        .agg(genre("Shooter").alias("shooter"))
+    )
     young = by_age.filter(pl.col("age"))["shooter"].item()
     older = by_age.filter(~pl.col("age"))["shooter"].item()
     assert young > 1.3 * older
@@ -127,7 +142,9 @@ def test_ids_carry_signal_beyond_features(demo):
     weight = 1 / np.sqrt(a.sum(axis=0) + 1)
     gram = (a * weight).T @ (a * weight)
     basis = np.random.default_rng(0).normal(size=(gram.shape[0], 32))
-    for _ in range(8):  # subspace iteration -> top 32 right singular vectors (LAPACK's eigh can crawl on busy threads)
+    for _ in range(
+        8
+    ):  # subspace iteration -> top 32 right singular vectors (LAPACK's eigh can crawl on busy threads)
         basis = np.linalg.qr(gram @ basis)[0]
 
     def hits(history):
@@ -146,8 +163,11 @@ def test_write_demo_files_round_trip_through_csv_loading(tmp_path):
     paths = write_demo_files(tmp_path / "demo", num_users=200, seed=2)
     assert {p.name for p in paths.values()} == {"interactions.csv", "users.csv", "items.csv"}
     config = Config(
-        raw_data_fpath=str(paths["interactions"]), score_column="score", timestamp_column="timestamp",
-        user_features_fpath=str(paths["users"]), item_features_fpath=str(paths["items"]),
+        raw_data_fpath=str(paths["interactions"]),
+        score_column="score",
+        timestamp_column="timestamp",
+        user_features_fpath=str(paths["users"]),
+        item_features_fpath=str(paths["items"]),
     )
     loaded = load_from_files(config)
     expected = generate_demo(200, seed=2)

@@ -19,12 +19,22 @@ TOP_N = 10
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("template")
-    for name in ("main.py", "data.py", "config.py"):
+    for name in ("main.py", "config.py"):
         shutil.copy(ROOT / name, folder / name)
     with open(folder / "config.py", "a") as config:
         config.write(f"\ndemo_num_users = 400\nmax_epochs = 3\ntop_n = {TOP_N}\nembedding_dim = 32\n")
+    # A data.py whose get_raw_data() counts its calls (one line per call) and returns the demo data.
+    (folder / "data.py").write_text(
+        "from pathlib import Path\nfrom recsys.demo_data import generate_demo\n\n"
+        "def get_raw_data():\n"
+        "    with open(Path(__file__).parent / 'calls.txt', 'a') as calls:\n        calls.write('call\\n')\n"
+        "    demo = generate_demo(num_users=400, seed=0)\n"
+        "    return demo.interactions, demo.user_features, demo.item_features\n"
+    )
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "jax", "HOME": str(folder)}
-    completed = subprocess.run([sys.executable, "main.py"], cwd=folder, capture_output=True, text=True, env=env, timeout=900)
+    completed = subprocess.run(
+        [sys.executable, "main.py"], cwd=folder, capture_output=True, text=True, env=env, timeout=900
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return folder, completed
 
@@ -33,8 +43,13 @@ def test_figures_are_non_empty_pngs(template_run):
     folder, _ = template_run
     figures = sorted((folder / "figures").glob("*.png"))
     names = {f.name for f in figures}
-    assert {"interactions_per_user.png", "interactions_per_item.png", "popularity_long_tail.png",
-            "validation_history.png", "production_history.png"} <= names
+    assert {
+        "interactions_per_user.png",
+        "interactions_per_item.png",
+        "popularity_long_tail.png",
+        "validation_history.png",
+        "production_history.png",
+    } <= names
     for figure in figures:
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 2000
 
@@ -71,6 +86,44 @@ def test_bundle_reloads_and_reproduces_the_scores(template_run):
 
 
 def test_wrong_action_lists_valid_ones():
-    completed = subprocess.run([sys.executable, str(ROOT / "main.py"), "train_modle"], capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "train_modle"], capture_output=True, text=True
+    )
     assert completed.returncode == 2
     assert "unknown action 'train_modle'" in completed.stderr and "compute_predictions" in completed.stderr
+
+
+def test_one_run_reads_the_data_once(template_run):
+    folder, completed = template_run
+    assert (folder / "calls.txt").read_text().splitlines() == ["call"]
+    assert completed.stdout.count("Preparing ") == 1
+
+
+def test_redirected_log_is_short_with_one_line_per_epoch_and_stage_headers(template_run):
+    folder, completed = template_run
+    log = completed.stdout
+    assert len(log.encode()) < 30_000 and "\r" not in log
+    for number, action in enumerate(
+        [
+            "exploratory_data_analysis",
+            "train_validation_model",
+            "train_production_model",
+            "compute_predictions",
+        ],
+        1,
+    ):
+        assert f"[{number}/4] {action}" in log
+    validation = json.loads((folder / "artifacts" / "validation_model" / "metrics.json").read_text())
+    production = json.loads((folder / "artifacts" / "production_model" / "metrics.json").read_text())
+    epoch_lines = [line for line in log.splitlines() if line.strip().startswith("epoch ")]
+    assert len(epoch_lines) == validation["epochs_run"] + production["epochs"]
+    assert "Using the best epoch of the validation run" in log
+    assert validation["identity"] == production["identity"]
+
+
+def test_help_lists_actions_and_options():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--help"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0
+    assert "compute_predictions" in completed.stdout and "--quiet" in completed.stdout

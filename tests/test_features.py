@@ -19,7 +19,9 @@ def column(encoder, matrix, name):
 def test_categorical_one_hot_with_unknown_bucket():
     fit = pl.DataFrame({"country": ["US", "DE", "US", None, "FR"]})
     encoder = FeatureEncoder.fit(fit)
-    assert sorted(encoder.column_names) == sorted(["country=US", "country=DE", "country=FR", "country=<unknown>"])
+    assert sorted(encoder.column_names) == sorted(
+        ["country=US", "country=DE", "country=FR", "country=<unknown>"]
+    )
     matrix = encoder.transform(pl.DataFrame({"country": ["DE", "JP", None, "US", ""]}))
     assert matrix.sum(axis=1).tolist() == [1, 1, 1, 1, 1]  # exactly one bucket per row
     assert column(encoder, matrix, "country=DE").tolist() == [1, 0, 0, 0, 0]
@@ -38,7 +40,9 @@ def test_categorical_min_count_sends_rare_values_to_unknown():
 def test_integer_and_integral_float_categories_match():
     encoder = FeatureEncoder.fit(pl.DataFrame({"level": [1, 2, 3, 2]}), {"level": "categorical"})
     assert "level=2" in encoder.column_names
-    matrix = encoder.transform(pl.DataFrame({"level": [2.0, 7.0, None]}))  # e.g. read as floats from a CSV with gaps
+    matrix = encoder.transform(
+        pl.DataFrame({"level": [2.0, 7.0, None]})
+    )  # e.g. read as floats from a CSV with gaps
     assert column(encoder, matrix, "level=2").tolist() == [1, 0, 0]
     assert column(encoder, matrix, "level=<unknown>").tolist() == [0, 1, 1]
 
@@ -69,9 +73,15 @@ def test_multi_hot_from_separator():
     fit = pl.DataFrame({"genres": ["Action|Comedy", "Comedy", "(no genres listed)", None, "Drama| Action"]})
     encoder = FeatureEncoder.fit(fit)
     assert set(encoder.column_names) == {
-        "genres=Action", "genres=Comedy", "genres=Drama", "genres=(no genres listed)", "genres=<unknown>",
+        "genres=Action",
+        "genres=Comedy",
+        "genres=Drama",
+        "genres=(no genres listed)",
+        "genres=<unknown>",
     }
-    matrix = encoder.transform(pl.DataFrame({"genres": ["Action|Comedy", "Horror", "Horror|Drama", None, "(no genres listed)"]}))
+    matrix = encoder.transform(
+        pl.DataFrame({"genres": ["Action|Comedy", "Horror", "Horror|Drama", None, "(no genres listed)"]})
+    )
     get = lambda name: column(encoder, matrix, name).tolist()  # noqa: E731
     assert get("genres=Action") == [1, 0, 0, 0, 0]
     assert get("genres=Comedy") == [1, 0, 0, 0, 0]
@@ -92,16 +102,23 @@ def test_multi_hot_custom_separator_and_list_columns():
 
 
 def test_inference_rules_and_printed_summary(capsys):
-    frame = pl.DataFrame({
-        "age": [20, 30, None],
-        "score": [0.5, 1.5, 2.5],
-        "genres": ["A|B", "A", "C"],
-        "country": ["US", "DE", "US"],
-        "premium": [True, False, True],
-        "code": [1, 2, 3],
-    })
+    frame = pl.DataFrame(
+        {
+            "age": [20, 30, None],
+            "score": [0.5, 1.5, 2.5],
+            "genres": ["A|B", "A", "C"],
+            "country": ["US", "DE", "US"],
+            "premium": [True, False, True],
+            "code": [1, 2, 3],
+        }
+    )
     assert [infer_type(frame[c]) for c in frame.columns] == [
-        "numeric", "numeric", "multi_categorical", "categorical", "categorical", "numeric",
+        "numeric",
+        "numeric",
+        "multi_categorical",
+        "categorical",
+        "categorical",
+        "numeric",
     ]
     encoder = FeatureEncoder.fit(frame, {"code": "categorical"}, name="user")
     out = capsys.readouterr().out
@@ -115,18 +132,22 @@ def test_inference_rules_and_printed_summary(capsys):
 
 
 def test_save_load_gives_identical_transform(tmp_path):
-    frame = pl.DataFrame({
-        "genres": ["Action|RPG", "RPG", None, "Puzzle"],
-        "difficulty": ["easy", "hard", "hard", None],
-        "price": [0.0, 9.99, None, 19.99],
-    })
+    frame = pl.DataFrame(
+        {
+            "genres": ["Action|RPG", "RPG", None, "Puzzle"],
+            "difficulty": ["easy", "hard", "hard", None],
+            "price": [0.0, 9.99, None, 19.99],
+        }
+    )
     encoder = FeatureEncoder.fit(frame, {"difficulty": "categorical"}, name="item")
     path = tmp_path / "enc" / "item_encoder.json"
     encoder.save(path)
     assert json.loads(path.read_text())["format"] == "recsys.FeatureEncoder"
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp file left behind
     loaded = FeatureEncoder.load(path)
-    new = pl.DataFrame({"genres": ["RPG|Horror", "Puzzle"], "difficulty": ["medium", "easy"], "price": [5.0, None]})
+    new = pl.DataFrame(
+        {"genres": ["RPG|Horror", "Puzzle"], "difficulty": ["medium", "easy"], "price": [5.0, None]}
+    )
     for data in (frame, new):
         np.testing.assert_array_equal(loaded.transform(data), encoder.transform(data))
     assert loaded.column_names == encoder.column_names
@@ -182,7 +203,10 @@ def test_encode_tables_routes_declared_types_and_checks_names():
     items = pl.DataFrame({"genres": ["A|B", "B", None], "level": [1, 2, 3]})
     config = Config(feature_types={"level": "categorical", "age": "numeric"})
     user_matrix, item_matrix, user_encoder, item_encoder = encode_tables(users, items, config)
-    assert user_matrix.shape == (3, user_encoder.output_dim) and item_matrix.shape == (3, item_encoder.output_dim)
+    assert user_matrix.shape == (3, user_encoder.output_dim) and item_matrix.shape == (
+        3,
+        item_encoder.output_dim,
+    )
     assert "level=2" in item_encoder.column_names  # declared categorical, not inferred numeric
     assert "age:missing" in user_encoder.column_names
     assert encode_tables(None, items, Config())[0] is None

@@ -14,7 +14,9 @@ def config_for(path, **changes):
 
 def test_loads_csv_with_canonical_columns_and_id_types(csv_file):
     path = csv_file("u,i,r,t\nalice,10,4.5,100\nbob,11,3,200\n")
-    raw = load_from_files(config_for(path, user_column="u", item_column="i", score_column="r", timestamp_column="t"))
+    raw = load_from_files(
+        config_for(path, user_column="u", item_column="i", score_column="r", timestamp_column="t")
+    )
     assert raw.interactions.columns == ["user", "item", "score", "timestamp"]
     assert raw.interactions["user"].dtype == pl.String
     assert raw.interactions["item"].dtype == pl.Int64
@@ -96,8 +98,13 @@ def test_feature_file_with_duplicate_ids(csv_file):
 
 
 def test_hook_list_of_dicts_keeps_id_types():
-    raw = load_from_hook(([{"user": "a", "item": 1, "score": 5}, {"user": "b", "item": 2, "score": 3}],
-                          {"a": {"age": 30}}, {1: {"genre": "x"}, 2: {"genre": "y"}}))
+    raw = load_from_hook(
+        (
+            [{"user": "a", "item": 1, "score": 5}, {"user": "b", "item": 2, "score": 3}],
+            {"a": {"age": 30}},
+            {1: {"genre": "x"}, 2: {"genre": "y"}},
+        )
+    )
     assert raw.interactions["user"].dtype == pl.String and raw.interactions["item"].dtype == pl.Int64
     assert raw.user_features["id"].to_list() == ["a"]
     assert raw.item_features.columns == ["id", "genre"]
@@ -114,3 +121,26 @@ def test_hook_wrong_shape():
         load_from_hook([{"user": 1, "item": 2}])
     with pytest.raises(DataError, match="missing column 'item'"):
         load_from_hook(([{"user": 1, "product": 2}], None, None))
+
+
+def test_feature_table_without_its_id_column_names_the_setting(csv_file, tmp_path):
+    interactions = csv_file("user,item\n1,10\n2,11\n")
+    items = csv_file("movieId,genre\n10,a\n11,b\n", name="items.csv")
+    with pytest.raises(DataError) as error:
+        load_from_files(config_for(interactions, item_features_fpath=str(items)))
+    message = str(error.value)
+    assert "missing column 'item' (id)" in message and "item_features_id_column" in message
+    assert "user_column" not in message
+
+
+def test_empty_hook_data_says_no_interactions():
+    with pytest.raises(DataError, match="no interactions \\(an empty list\\)"):
+        load_from_hook(([], None, None))
+    with pytest.raises(DataError, match="no interactions \\(zero rows\\)"):
+        load_from_hook((pl.DataFrame({"user": [], "item": []}), None, None))
+
+
+def test_hook_missing_column_points_at_the_hook_not_the_settings():
+    with pytest.raises(DataError) as error:
+        load_from_hook(([{"usr": 1, "item": 2}], None, None))
+    assert "keys 'user' and 'item'" in str(error.value) and "user_column" not in str(error.value)

@@ -3,13 +3,14 @@
 import zipfile
 
 import polars as pl
+import pytest
+from conftest import MOVIELENS, needs_movielens
 
 from recsys.config import Config
+from recsys.errors import DataError
 from recsys.loading import load_from_hook
 from recsys.movielens import download_movielens, load_movielens
 from recsys.preparation import prepare
-
-from conftest import MOVIELENS, needs_movielens
 
 
 @needs_movielens()
@@ -18,7 +19,10 @@ def test_load_movielens_gives_hook_data_with_genres_and_year():
     assert raw.interactions.height == 100_836 and raw.has_scores and raw.has_timestamps
     assert raw.interactions["item"].dtype == pl.Int64
     toy_story = raw.item_features.filter(pl.col("id") == 1)
-    assert toy_story["genres"][0] == "Adventure|Animation|Children|Comedy|Fantasy" and toy_story["year"][0] == 1995
+    assert (
+        toy_story["genres"][0] == "Adventure|Animation|Children|Comedy|Fantasy"
+        and toy_story["year"][0] == 1995
+    )
     prepared = prepare(raw, Config(min_interactions_per_item=1))
     assert prepared.item_features is not None and prepared.n_users == 610
 
@@ -36,3 +40,23 @@ def test_download_from_a_local_archive(tmp_path):
     interactions, _, items = load_movielens(folder)
     assert interactions.height == 2 and items["year"][0] == 1995
     assert download_movielens("ml-tiny", tmp_path / "data", url="file:///nonexistent.zip") == folder  # cached
+
+
+def test_failed_download_is_one_clear_error_without_a_chained_traceback(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nothing listening: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DataError) as error:
+        download_movielens("ml-tiny", tmp_path / "data", url=f"http://127.0.0.1:{port}/ml-tiny.zip")
+    message = str(error.value)
+    assert message.startswith("could not download MovieLens from http://127.0.0.1") and "by hand" in message
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+    assert not list((tmp_path / "data").glob("*.part"))
+
+
+def test_corrupt_archive_is_a_data_error(tmp_path):
+    (tmp_path / "bad.zip").write_text("not a zip")
+    with pytest.raises(DataError, match="not a readable zip archive"):
+        download_movielens("ml-tiny", tmp_path / "data", url=(tmp_path / "bad.zip").as_uri())

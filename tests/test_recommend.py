@@ -15,7 +15,18 @@ from recsys.recommend import similar_items, write_recommendations, write_similar
 from recsys.topn import top_k_unseen
 from recsys.vocabulary import Vocabulary
 
-AWKWARD = ['plain', 'quo"te', "back\\slash", "new\nline", "tab\t", "ctrl\x01", "é😀", "</script>", "[1, 2]", ""]
+AWKWARD = [
+    "plain",
+    'quo"te',
+    "back\\slash",
+    "new\nline",
+    "tab\t",
+    "ctrl\x01",
+    "é😀",
+    "</script>",
+    "[1, 2]",
+    "",
+]
 
 
 def setup(item_ids: list, user_ids: list, n: int = 4, seed: int = 0):
@@ -34,13 +45,21 @@ def setup(item_ids: list, user_ids: list, n: int = 4, seed: int = 0):
 
 @pytest.mark.parametrize(
     "item_ids, user_ids",
-    [(list(range(100, 130)), [7, 3, 11, 50, 2]), (AWKWARD * 1 + [f"i{j}" for j in range(20)], ["u0", "ü 1", 'u"2', "u\\3"])],
+    [
+        (list(range(100, 130)), [7, 3, 11, 50, 2]),
+        (AWKWARD * 1 + [f"i{j}" for j in range(20)], ["u0", "ü 1", 'u"2', "u\\3"]),
+    ],
 )
 def test_json_round_trip(tmp_path, item_ids, user_ids):
     users, vocab, top_items, top_scores, seen = setup(item_ids, user_ids)
     path = tmp_path / "recs.json"
     summary = write_recommendations(path, users, top_items, top_scores, vocab)
-    assert summary == {"users": len(user_ids), "users_with_empty_lists": 1, "path": str(path), "format": "json"}
+    assert summary == {
+        "users": len(user_ids),
+        "users_with_empty_lists": 1,
+        "path": str(path),
+        "format": "json",
+    }
     with open(path, encoding="utf-8") as handle:
         recs = json.load(handle)
     assert list(recs) == [str(u) for u in user_ids]  # every user, in order, keys as strings
@@ -64,14 +83,23 @@ def test_rows_formats(tmp_path):
     users, vocab, top_items, top_scores, seen = setup(AWKWARD + ["x", "y"], [10, 20, 30, 40])
     jsonl = tmp_path / "recs.jsonl"
     parquet = tmp_path / "recs.parquet"
-    assert write_recommendations(jsonl, users, top_items, top_scores, vocab, fmt="jsonl")["users_with_empty_lists"] == 1
+    assert (
+        write_recommendations(jsonl, users, top_items, top_scores, vocab, fmt="jsonl")[
+            "users_with_empty_lists"
+        ]
+        == 1
+    )
     write_recommendations(parquet, users, top_items, top_scores, vocab, fmt="parquet")
     lines = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
     table = pl.read_parquet(parquet)
     assert len(lines) == table.height == 3 * 4  # the user with nothing left has no rows
     assert [line["user"] for line in lines] == table["user"].to_list() == [20] * 4 + [30] * 4 + [40] * 4
     assert [line["rank"] for line in lines] == [1, 2, 3, 4] * 3
-    assert [line["item"] for line in lines] == table["item"].to_list() == vocab.ids_at(top_items[1:].ravel()).to_list()
+    assert (
+        [line["item"] for line in lines]
+        == table["item"].to_list()
+        == vocab.ids_at(top_items[1:].ravel()).to_list()
+    )
     np.testing.assert_array_equal(table["score"].to_numpy(), top_scores[1:].ravel())
 
 

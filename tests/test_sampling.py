@@ -10,8 +10,14 @@ def data(n_users=50, n_items=40, seed=0):
     rng = np.random.default_rng(seed)
     users = rng.integers(0, n_users, 600).astype(np.int32)
     items = rng.integers(0, n_items, 600).astype(np.int32)
-    return Interactions(users, items, n_users, n_items, scores=rng.integers(1, 6, 600).astype(np.float32),
-                        timestamps=rng.random(600))
+    return Interactions(
+        users,
+        items,
+        n_users,
+        n_items,
+        scores=rng.integers(1, 6, 600).astype(np.float32),
+        timestamps=rng.random(600),
+    )
 
 
 def test_each_epoch_is_one_shuffled_pass():
@@ -41,7 +47,9 @@ def test_negatives_avoid_positives_and_are_reproducible():
     plain = ds.draw_negatives(x["user"], np.random.default_rng(5), retries=0)
     assert collision_rate(x["user"], plain) > 0.2
     assert collision_rate(x["user"], x["negatives"]) < 0.03
-    assert np.array_equal(x["negatives"], InteractionDataset(d, batch_size=100, num_negatives=5, seed=1)[0][0]["negatives"])
+    assert np.array_equal(
+        x["negatives"], InteractionDataset(d, batch_size=100, num_negatives=5, seed=1)[0][0]["negatives"]
+    )
 
 
 def test_popularity_negatives_follow_counts():
@@ -66,6 +74,8 @@ def test_weights_have_mean_one_and_follow_scores_and_recency():
 
 def test_sparse_data_skips_the_redraw_check_dense_data_keeps_it():
     rng = np.random.default_rng(0)
-    sparse = Interactions(rng.integers(0, 1000, 2000).astype(np.int32), rng.integers(0, 5000, 2000).astype(np.int32), 1000, 5000)
+    sparse = Interactions(
+        rng.integers(0, 1000, 2000).astype(np.int32), rng.integers(0, 5000, 2000).astype(np.int32), 1000, 5000
+    )
     assert InteractionDataset(sparse, num_negatives=2).exclude_positives is False  # 2 of 5,000 items per user
     assert InteractionDataset(data(n_items=30), num_negatives=2).exclude_positives is True

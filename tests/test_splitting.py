@@ -53,8 +53,10 @@ def test_random_split_is_seeded():
     c = split_interactions(data, Config(seed=2))
     assert a.description["strategy"] == "random"
     assert np.array_equal(a.validation.items, b.validation.items)
-    assert not np.array_equal(np.sort(a.validation.users * 100 + a.validation.items),
-                              np.sort(c.validation.users * 100 + c.validation.items))
+    assert not np.array_equal(
+        np.sort(a.validation.users * 100 + a.validation.items),
+        np.sort(c.validation.users * 100 + c.validation.items),
+    )
 
 
 def test_global_time_cutoff_keeps_history():

@@ -45,8 +45,17 @@ def masked(scores, seen):
 
 @pytest.mark.parametrize(
     "n_users, n_items, k",
-    [(1, 1, 1), (3, 5, 2), (7, 10, 10), (5, 10, 15), (20, 300, 7), (9, 3000, 40), (33, 2600, 1), (4, 5000, 0),
-     (150, 2100, 10)],  # the last spans several row chunks (threads)
+    [
+        (1, 1, 1),
+        (3, 5, 2),
+        (7, 10, 10),
+        (5, 10, 15),
+        (20, 300, 7),
+        (9, 3000, 40),
+        (33, 2600, 1),
+        (4, 5000, 0),
+        (150, 2100, 10),
+    ],  # the last spans several row chunks (threads)
 )
 @pytest.mark.parametrize("density", [0.0, 0.3])
 def test_matches_brute_force(n_users, n_items, k, density):
@@ -96,7 +105,9 @@ def test_unseen_from_embeddings_with_bias(block_size, n_threads):
     items = rng.integers(-2, 3, size=(2500, 4)).astype(np.float32)
     bias = rng.integers(-1, 2, size=2500).astype(np.float32)
     seen = random_seen(rng, 50, 2500, 0.05)
-    top_items, top_scores = top_k_unseen(users, items, 30, seen, item_bias=bias, block_size=block_size, n_threads=n_threads)
+    top_items, top_scores = top_k_unseen(
+        users, items, 30, seen, item_bias=bias, block_size=block_size, n_threads=n_threads
+    )
     check(top_items, top_scores, masked(users @ items.T + bias, seen), 30)
     assert not seen[np.repeat(np.arange(50), 30), top_items.ravel()].any()
 

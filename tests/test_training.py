@@ -2,32 +2,50 @@
 
 import numpy as np
 import pytest
+from keras import ops
+from planted import community_interactions
 
 from recsys.baselines import MostPopular
-from recsys.config import Config
+from recsys.config import LOSSES, Config
 from recsys.evaluation import evaluate
+from recsys.interactions import Interactions
+from recsys.retrieval import TASKS, item_log_q
+from recsys.sampling import positive_weights
 from recsys.splitting import split_interactions
-from recsys.training import build_model, evaluate_model, fit
-
-from planted import community_interactions
+from recsys.training import build_model, evaluate_model, fit, make_dataset
 
 
 def small_config(**changes):
-    base = dict(embedding_dim=16, batch_size=64, max_epochs=6, early_stopping_patience=3, learning_rate=0.01,
-                split_strategy="random", metrics_k=[10], monitor_metric="Recall@10", seed=3)
+    base = dict(
+        embedding_dim=16,
+        batch_size=64,
+        max_epochs=6,
+        early_stopping_patience=3,
+        learning_rate=0.01,
+        split_strategy="random",
+        metrics_k=[10],
+        monitor_metric="Recall@10",
+        seed=3,
+    )
     return Config().replace(**{**base, **changes})
 
 
 @pytest.mark.parametrize("loss", ["softmax", "bce", "bpr", "mse"])
 def test_every_loss_learns_the_communities(loss):
     data, _, _ = community_interactions()
-    config = small_config(loss=loss, normalize_embeddings=loss == "softmax", learning_rate=0.02 if loss != "softmax" else 0.01,
-                          max_epochs=8)
+    config = small_config(
+        loss=loss,
+        normalize_embeddings=loss == "softmax",
+        learning_rate=0.02 if loss != "softmax" else 0.01,
+        max_epochs=8,
+    )
     split = split_interactions(data, config)
     model = build_model(config, data.n_users, data.n_items, None, None, split.train)
-    result = fit(model, split.train, config, validation=split.validation, verbose=0)
+    result = fit(model, split.train, config, validation=split.validation, log_epochs=False)
     train_matrix = split.train.user_item_matrix()
-    popular = evaluate(MostPopular().fit(train_matrix).scorer(), train_matrix, split.validation.user_item_matrix(), [10])
+    popular = evaluate(
+        MostPopular().fit(train_matrix).scorer(), train_matrix, split.validation.user_item_matrix(), [10]
+    )
     assert result.best_metrics["Recall@10"] > popular["Recall@10"] + 0.1, (result.best_metrics, popular)
     assert len(result.history["loss"]) == len(result.history["val_Recall@10"])
 
@@ -38,7 +56,9 @@ def test_best_weights_are_restored_and_checkpointed(tmp_path):
     split = split_interactions(data, config)
     model = build_model(config, data.n_users, data.n_items, None, None, split.train)
     checkpoint = tmp_path / "best.weights.h5"
-    result = fit(model, split.train, config, validation=split.validation, checkpoint_path=checkpoint, verbose=0)
+    result = fit(
+        model, split.train, config, validation=split.validation, checkpoint_path=checkpoint, log_epochs=False
+    )
     history = result.history["val_Recall@10"]
     assert result.best_epoch == int(np.argmax(history)) + 1
     now = evaluate_model(model, split.train.user_item_matrix(), split.validation.user_item_matrix(), [10])
@@ -52,7 +72,7 @@ def test_training_is_reproducible_for_a_seed():
     losses = []
     for _ in range(2):
         model = build_model(config, data.n_users, data.n_items, None, None, data)
-        losses.append(fit(model, data, config, verbose=0).history["loss"])
+        losses.append(fit(model, data, config, log_epochs=False).history["loss"])
     assert np.allclose(losses[0], losses[1], rtol=1e-4)
 
 
@@ -63,5 +83,33 @@ def test_features_flow_into_the_towers():
     item_features = np.eye(4, dtype="float32")[item_group]
     model = build_model(config, data.n_users, data.n_items, user_features, item_features, data)
     assert model.user_encoder.feature_dim == 4 and model.item_encoder.feature_dim == 4
-    ids_only = build_model(config.replace(use_item_features=False), data.n_users, data.n_items, user_features, item_features, data)
+    ids_only = build_model(
+        config.replace(use_item_features=False),
+        data.n_users,
+        data.n_items,
+        user_features,
+        item_features,
+        data,
+    )
     assert ids_only.item_encoder.feature_dim == 0
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_the_task_decides_negatives_targets_and_tables(loss):
+    data, _, _ = community_interactions(seed=5)
+    scores = np.random.default_rng(0).integers(1, 6, len(data)).astype("float32")
+    train = Interactions(data.users, data.items, data.n_users, data.n_items, scores=scores)
+    config = small_config(loss=loss, num_negatives=3, recency_weighting=0.0)
+    model = build_model(config, data.n_users, data.n_items, None, None, train)
+    assert type(model.task) is TASKS[loss]
+    x, targets, weights = make_dataset(train, config)[0]
+    expected_negatives = 0 if loss == "softmax" else 3
+    assert x.get("negatives", np.zeros((len(x["user"]), 0))).shape == (len(x["user"]), expected_negatives)
+    rows = make_dataset(train, config)._permutation[: len(x["user"])]
+    if loss == "mse":  # scores become the targets, and are then not weights too
+        assert np.allclose(targets, scores[rows] / 5.0) and np.allclose(weights, 1.0)
+    else:
+        assert np.allclose(targets, 1.0)
+        assert np.allclose(weights, positive_weights(train, True, 0.0)[rows])
+    if loss == "softmax":
+        assert np.allclose(ops.convert_to_numpy(model.task.item_log_q), item_log_q(train))

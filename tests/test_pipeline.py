@@ -1,0 +1,70 @@
+"""Actions on one experiment: the production run takes a validation result only from the same
+data and model settings, and says why otherwise; stage headers; one error class per kind."""
+
+import json
+from pathlib import Path
+
+import pytest
+from test_experiment import hook_returning, small_frame
+
+from recsys.config import Config
+from recsys.errors import UsageError
+from recsys.experiment import Experiment
+from recsys.pipeline import production_epochs, run_action, run_actions, validation_epochs
+
+SMALL = dict(
+    min_interactions_per_item=1,
+    embedding_dim=8,
+    max_epochs=3,
+    early_stopping_patience=2,
+    batch_size=64,
+    metrics_k=[10],
+    monitor_metric="Recall@10",
+)
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = Config(output_dir=str(out / "artifacts"), figures_dir=str(out / "figures"), **SMALL)
+    experiment = Experiment(config, hook_returning(small_frame(), []))
+    run_actions(["train_validation_model"], experiment)
+    return config
+
+
+def test_production_uses_the_best_epoch_of_a_matching_validation_run(validated, capsys):
+    experiment = Experiment(
+        validated.replace(top_n=5), hook_returning(small_frame(), [])
+    )  # output-only change
+    saved = json.loads((Path(validated.output_dir) / "validation_model" / "metrics.json").read_text())
+    assert production_epochs(experiment) == saved["best_epoch"]
+    assert "same data and settings" in capsys.readouterr().out
+
+
+def test_validation_run_on_other_data_is_not_used(validated, capsys):
+    experiment = Experiment(validated, hook_returning(small_frame(seed=1), []))
+    epochs, reason = validation_epochs(experiment)
+    assert epochs is None and "other data" in reason
+    assert production_epochs(experiment) == validated.max_epochs
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and "other data" in err and "max_epochs=3" in err
+
+
+def test_validation_run_with_other_settings_is_not_used_and_the_change_is_named(validated):
+    experiment = Experiment(validated.replace(embedding_dim=16), hook_returning(small_frame(), []))
+    epochs, reason = validation_epochs(experiment)
+    assert epochs is None and "embedding_dim 8 -> 16" in reason
+
+
+def test_missing_validation_run_falls_back(tmp_path):
+    experiment = Experiment(Config(output_dir=str(tmp_path), **SMALL), hook_returning(small_frame(), []))
+    epochs, reason = validation_epochs(experiment)
+    assert epochs is None and "no readable validation run" in reason
+
+
+def test_stage_headers_and_unknown_action(tmp_path, capsys):
+    config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
+    run_actions(["exploratory_data_analysis"], Experiment(config, hook_returning(small_frame(), [])))
+    assert "[1/1] exploratory_data_analysis" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="unknown action 'fly'"):
+        run_action("fly", Experiment(config))
