@@ -180,6 +180,9 @@ def run_guarded(work: Callable[[], None]) -> int:
     except RecsysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the file system refused (permissions, a full disk): say what and where
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

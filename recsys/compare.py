@@ -65,12 +65,14 @@ def baseline_rows(train_matrix, validation_matrix, ks: list[int], seed: int) -> 
     return rows
 
 
-def two_tower_row(name: str, experiment: Experiment, with_features: bool) -> dict:
-    """Train the two-tower model on the split (with or without the features) and score it."""
+def two_tower_row(name: str, experiment: Experiment, with_features: bool, ks: list[int]) -> dict:
+    """Train the two-tower model on the split (with or without the features) and score it at the
+    cut-offs `ks` (those of the table, whatever the config's metrics_k)."""
     from recsys.training import fit_on_split
 
     say(f"Training the {name} on the validation split")
-    result = fit_on_split(experiment, with_features=with_features, log_epochs=False)
+    config = experiment.config.replace(metrics_k=ks)
+    result = fit_on_split(experiment, config, with_features=with_features, log_epochs=False)
     return {
         "model": name,
         "seconds": result.seconds,
@@ -101,9 +103,9 @@ def compare_models(experiment: Experiment) -> list[dict]:
     ks = sorted(set(list(config.metrics_k) + [10, 20]))
     rows = baseline_rows(experiment.train_matrix, experiment.validation_matrix, ks, config.seed)
     name = "two-tower" + (" (ids + features)" if features.any else "")
-    rows.append(two_tower_row(name, experiment, with_features=True))
+    rows.append(two_tower_row(name, experiment, True, ks))
     if features.any:
-        rows.append(two_tower_row("two-tower (ids only)", experiment, with_features=False))
+        rows.append(two_tower_row("two-tower (ids only)", experiment, False, ks))
     markdown = format_markdown(rows)
     say("\n" + markdown)
     out = Path(config.output_dir)

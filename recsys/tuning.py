@@ -23,18 +23,27 @@ if TYPE_CHECKING:  # optuna is optional: imported where the search runs
 
 
 def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> dict:
-    """The searched knobs; the rest of the config is kept."""
+    """The searched knobs; the rest of the config is kept. Every range and choice list includes
+    the config's own value, so trial 0 (the current settings) is a point of the search space."""
+
+    def choice(name: str, options: list) -> object:
+        return trial.suggest_categorical(name, sorted({*options, getattr(config, name)}))
+
+    def between(name: str, low: float, high: float, current: float, log: bool = False) -> float:
+        return trial.suggest_float(name, min(low, current), max(high, current), log=log)
+
     changes = {
-        "embedding_dim": trial.suggest_categorical("embedding_dim", [64, 128, 256]),
-        "temperature": trial.suggest_float("temperature", 0.07, 0.3, log=True),
-        "learning_rate": trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True),
-        "batch_size": trial.suggest_categorical("batch_size", [512, 1024, 2048]),
-        "embedding_l2": trial.suggest_categorical("embedding_l2", [0.0, 1e-7, 1e-6]),
+        "embedding_dim": choice("embedding_dim", [64, 128, 256]),
+        "temperature": between("temperature", 0.07, 0.3, config.temperature, log=True),
+        "learning_rate": between("learning_rate", 1e-3, 1e-2, config.learning_rate, log=True),
+        "batch_size": choice("batch_size", [512, 1024, 2048]),
+        "embedding_l2": choice("embedding_l2", [0.0, 1e-7, 1e-6]),
     }
     if has_scores:
-        changes["use_scores_as_weights"] = trial.suggest_categorical("use_scores_as_weights", [True, False])
+        changes["use_scores_as_weights"] = choice("use_scores_as_weights", [True, False])
     if has_timestamps:
-        changes["recency_weighting"] = trial.suggest_float("recency_weighting", 0.0, 3.0)
+        current = config.effective_recency_weighting(True)
+        changes["recency_weighting"] = between("recency_weighting", 0.0, 3.0, current)
     return changes
 
 
@@ -114,20 +123,16 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=config.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
     )
-    study.enqueue_trial(
-        {
-            k: v
-            for k, v in {
-                "embedding_dim": config.embedding_dim,
-                "temperature": config.temperature,
-                "learning_rate": config.learning_rate,
-                "batch_size": config.batch_size,
-                "embedding_l2": config.embedding_l2,
-                **({"use_scores_as_weights": config.use_scores_as_weights} if has_scores else {}),
-                **({"recency_weighting": config.effective_recency_weighting(True)} if has_timestamps else {}),
-            }.items()
-        }
-    )  # trial 0: the current settings, so the search can only improve on them
+    current = {
+        "embedding_dim": config.embedding_dim,
+        "temperature": config.temperature,
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size,
+        "embedding_l2": config.embedding_l2,
+        **({"use_scores_as_weights": config.use_scores_as_weights} if has_scores else {}),
+        **({"recency_weighting": config.effective_recency_weighting(True)} if has_timestamps else {}),
+    }
+    study.enqueue_trial(current)  # trial 0: the current settings, so the search can only improve on them
     study.optimize(objective, n_trials=trials, timeout=minutes * 60 if minutes else None)
     completed = [t for t in study.trials if t.value is not None]
     if not completed:

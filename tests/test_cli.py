@@ -90,3 +90,15 @@ def test_quiet_run_prints_nothing_on_success(tmp_path, capsys):
     assert (tmp_path / "figures" / "interactions_per_user.png").exists()
     assert main([*args, "eda"]) == 0
     assert "[1/1] exploratory_data_analysis" in capsys.readouterr().out
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
+    data = tmp_path / "interactions.csv"
+    data.write_text("user,item\n" + "".join(f"{u},{i}\n" for u in range(8) for i in range(6)))
+    blocker = tmp_path / "figures"
+    blocker.write_text("a file where the figures folder should be")
+    settings = [f"raw_data_fpath={data}", f"figures_dir={blocker}", "min_interactions_per_user=1"]
+    args = ["--data", str(tmp_path / "none.py"), *sum((["--set", s] for s in settings), [])]
+    assert main([*args, "eda"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(blocker) in err and err.count("\n") == 1

@@ -62,3 +62,13 @@ def test_parse_metric_name():
     assert parse_metric_name("MRR") == ("MRR", None)
     with pytest.raises(ConfigError, match="unknown metric"):
         parse_metric_name("AUC")
+
+
+def test_mismatched_matrices_and_too_large_k_are_the_projects_errors():
+    from recsys.errors import DataError
+
+    train = sp.csr_matrix(np.eye(3, 4, dtype=np.float32))
+    with pytest.raises(DataError, match="must both be users x items"):
+        evaluate(lambda users: np.zeros((len(users), 4)), train, sp.csr_matrix((3, 5)), [2])
+    with pytest.raises(ConfigError, match="K=5 exceeds the 2 ranked items"):
+        metrics_from_topk(np.zeros((1, 2), dtype=np.int32), sp.csr_matrix(np.ones((1, 4))), [5], 4)

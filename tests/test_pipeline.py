@@ -68,3 +68,29 @@ def test_stage_headers_and_unknown_action(tmp_path, capsys):
     assert "[1/1] exploratory_data_analysis" in capsys.readouterr().out
     with pytest.raises(UsageError, match="unknown action 'fly'"):
         run_action("fly", Experiment(config))
+
+
+def test_a_validation_run_builds_each_user_item_matrix_once(tmp_path, monkeypatch):
+    from recsys.interactions import Interactions
+
+    built = []
+    original = Interactions.user_item_matrix
+
+    def counting(self, *args, **kwargs):
+        built.append(len(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Interactions, "user_item_matrix", counting)
+    config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
+    experiment = Experiment(config, hook_returning(small_frame(), []))
+    run_actions(["train_validation_model"], experiment)
+    assert sorted(built) == sorted([len(experiment.split.train), len(experiment.split.validation)])
+
+
+def test_compare_and_tune_do_not_import_the_pipeline():
+    import subprocess
+    import sys
+
+    code = "import sys, recsys.compare, recsys.tuning; print('recsys.pipeline' in sys.modules)"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.stdout.strip() == "False", completed.stderr[-2000:]
