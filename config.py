@@ -12,8 +12,10 @@ user_column = "user"  # column holding user ids
 item_column = "item"  # column holding item ids
 score_column = None  # optional rating/score column; None: every interaction counts 1
 timestamp_column = None  # optional time column (numbers or dates); enables the time-based split
+timestamp_format = None  # e.g. "%m/%d/%Y" for text dates that are not ISO (YYYY-MM-DD)
 csv_separator = ","  # field separator of CSV files (e.g. ";" or "\t")
 duplicate_policy = "last"  # repeated (user, item) rows: "last", "max", "sum" or "error"
+negative_scores = "drop"  # scores below 0 (dislikes): "drop" those rows, or stop with an "error"
 
 # --- optional feature tables (one row per user / item) -------------------------------------
 user_features_fpath = None  # CSV/Parquet with one row per user

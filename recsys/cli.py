@@ -6,6 +6,12 @@ read once.
 
 Exit codes: 0 success; 1 a user error (bad data, config or missing artifact: one line on stderr,
 no traceback); 2 a usage error (unknown command, action or option); 130 interrupted.
+
+Every command but `config` holds the lock of its `output_dir` (`recsys.io_utils.output_lock`) while
+its actions run: a second run in the same folder stops at once with a one-line error (exit 1)
+rather than crashing on the first run's checkpoint or bundles. The lock is released however the run
+ends (an error, Ctrl-C, or a kill: the operating system drops it with the process), and Ctrl-C
+during a bundle save leaves the previous bundle in place, with no temporary folder behind.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 from recsys.config import Config, apply_overrides, field_docs, load_config
 from recsys.errors import ConfigError, RecsysError, UsageError
+from recsys.io_utils import output_lock
 
 # command -> (action name, aliases, help)
 COMMANDS: dict[str, tuple[str | None, list[str], str]] = {
@@ -206,14 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         if command == "config":
             _print_config(config)
             return
-        experiment = Experiment(config, load_data_hook(args.data))
-        if command == "tune":
-            from recsys.tuning import tune
+        with output_lock(config.output_dir):  # one run per output folder (module doc)
+            experiment = Experiment(config, load_data_hook(args.data))
+            if command == "tune":
+                from recsys.tuning import tune
 
-            tune(experiment, trials=args.trials, minutes=args.minutes, output=args.output)
-            return
-        action = COMMANDS[command][0]
-        pipeline.run_actions(pipeline.DEFAULT_SEQUENCE if action is None else [action], experiment)
+                tune(experiment, trials=args.trials, minutes=args.minutes, output=args.output)
+                return
+            action = COMMANDS[command][0]
+            pipeline.run_actions(pipeline.DEFAULT_SEQUENCE if action is None else [action], experiment)
 
     return run_guarded(work)
 
@@ -256,6 +264,7 @@ def run_template(argv: list[str], config_path: str | Path, data_hook_module: str
         from recsys.experiment import Experiment
 
         config = configure(config_path, args.set, args.quiet, args.verbose)
-        pipeline.run_actions(actions, Experiment(config, load_data_hook(data_hook_module)))
+        with output_lock(config.output_dir):  # one run per output folder (module doc)
+            pipeline.run_actions(actions, Experiment(config, load_data_hook(data_hook_module)))
 
     return run_guarded(work)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt, Le, Lt, MinLen
+from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 
 from recsys.errors import ConfigError
 
@@ -40,6 +40,7 @@ from recsys.errors import ConfigError
 Loss = Literal["softmax", "bce", "bpr", "mse"]
 SplitStrategy = Literal["auto", "time", "random", "global_time"]
 DuplicatePolicy = Literal["last", "max", "sum", "error"]
+NegativeScores = Literal["drop", "error"]
 FeatureType = Literal["categorical", "numeric", "multi_categorical"]
 OutputFormat = Literal["json", "jsonl", "parquet"]
 NegativeSampling = Literal["uniform", "popularity"]
@@ -47,6 +48,7 @@ NegativeSampling = Literal["uniform", "popularity"]
 LOSSES: tuple[str, ...] = typing.get_args(Loss)
 SPLITS: tuple[str, ...] = typing.get_args(SplitStrategy)
 DUPLICATE_POLICIES: tuple[str, ...] = typing.get_args(DuplicatePolicy)
+NEGATIVE_SCORE_POLICIES: tuple[str, ...] = typing.get_args(NegativeScores)
 FEATURE_TYPES: tuple[str, ...] = typing.get_args(FeatureType)
 OUTPUT_FORMATS: tuple[str, ...] = typing.get_args(OutputFormat)
 NEGATIVE_SAMPLING: tuple[str, ...] = typing.get_args(NegativeSampling)
@@ -58,6 +60,7 @@ PositiveFloat = Annotated[float, Gt(0)]
 NonNegativeFloat = Annotated[float, Ge(0)]
 OpenFraction = Annotated[float, Gt(0), Lt(1)]
 Name = Annotated[str, MinLen(1)]
+Character = Annotated[str, Len(1, 1)]
 Verbosity = Annotated[int, Ge(0), Le(2)]
 
 # Settings that change what a run writes or prints, never the model it trains: a validation run
@@ -101,9 +104,15 @@ class Config:
         None, "Optional column with a score/rating per interaction; None: every interaction counts 1."
     )
     timestamp_column: Name | None = _f(
-        None, "Optional column with the interaction time (number, or ISO date/datetime)."
+        None, "Optional column with the interaction time (number, ISO date/datetime, or timestamp_format)."
     )
-    csv_separator: Annotated[str, MinLen(1)] = _f(",", "Field separator of CSV files.")
+    timestamp_format: Name | None = _f(
+        None,
+        "Format (strftime) of text timestamps in the interactions file, e.g. '%m/%d/%Y' or "
+        "'%d.%m.%Y %H:%M'; every value must match it. None: numbers and ISO-8601 dates only "
+        "(other dates are refused, never guessed).",
+    )
+    csv_separator: Character = _f(",", "Field separator of CSV files: one character, e.g. ';' or '\\t'.")
     user_features_fpath: str | None = _f(None, "Optional user feature table (CSV/Parquet), one row per user.")
     item_features_fpath: str | None = _f(None, "Optional item feature table (CSV/Parquet), one row per item.")
     user_features_id_column: Name = _f("user", "Column of the user feature table holding user ids.")
@@ -118,6 +127,12 @@ class Config:
         "last",
         "Repeated (user, item) pairs: keep the 'last' (by time, else file order), the 'max' score, "
         "the 'sum' of scores, or stop with an 'error'.",
+    )
+    negative_scores: NegativeScores = _f(
+        "drop",
+        "Interactions with a score below 0 (dislikes, never trained as likes): 'drop' removes them "
+        "after merging repeated pairs and before filtering (and says how many), 'error' stops at the "
+        "first.",
     )
     min_interactions_per_user: PositiveInt = _f(
         5, "Users with fewer interactions are removed (applied with the item minimum until stable)."
@@ -262,6 +277,7 @@ class Config:
         for name, adapter in _adapters().items():
             value = getattr(self, name)
             object.__setattr__(self, name, _check_field(name, value, adapter))
+        self._check_columns()
         from recsys.metrics import parse_metric_name  # local: metrics imports nothing from config
 
         _, k = parse_metric_name(self.monitor_metric)
@@ -271,6 +287,37 @@ class Config:
                 f"{self.metrics_k}; add {k} to metrics_k or monitor another metric."
             )
         return self
+
+    def _check_columns(self) -> None:
+        """Cross-field rules of the data settings: one column per role, a separator polars can use
+        (a single byte, not the quote or a line break), a timestamp format with a % directive."""
+        roles = {
+            "user_column": self.user_column,
+            "item_column": self.item_column,
+            "score_column": self.score_column,
+            "timestamp_column": self.timestamp_column,
+        }
+        seen: dict[str, str] = {}
+        for setting, column in roles.items():
+            if column is None:
+                continue
+            if column in seen:
+                raise ConfigError(
+                    f"config {seen[column]!r} and {setting!r} both name the column {column!r}; "
+                    "each role needs its own column."
+                )
+            seen[column] = setting
+        separator = self.csv_separator
+        if len(separator.encode()) != 1 or separator in '"\r\n':
+            raise ConfigError(
+                f"config 'csv_separator' is {separator!r} (str); expected one single-byte character other "
+                "than a quote or a line break, e.g. ',', ';' or '\\t'."
+            )
+        if self.timestamp_format is not None and "%" not in self.timestamp_format:
+            raise ConfigError(
+                f"config 'timestamp_format' is {self.timestamp_format!r} (str); expected a strftime format "
+                "with % directives, e.g. '%m/%d/%Y'."
+            )
 
     # --- conversions ------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -335,7 +382,9 @@ def _check_field(name: str, value: Any, adapter: Any) -> Any:
         error = exc.errors()[0]
         where = "".join(f"[{part!r}]" for part in error["loc"])
         shown = error.get("input", value)
-        expected = error["msg"].removeprefix("Input should be ").removeprefix("Value should have ")
+        expected = error["msg"]
+        for prefix in ("Input should be ", "Value should have ", "String should have "):
+            expected = expected.removeprefix(prefix)
         raise ConfigError(
             f"config {name!r}{where} is {shown!r} ({type(shown).__name__}); expected {expected}."
         ) from None
@@ -379,7 +428,10 @@ def _bound_text(bound: Any) -> str:
     for attribute, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if hasattr(bound, attribute):
             return f"{symbol} {getattr(bound, attribute)}"
-    if hasattr(bound, "min_length"):
+    low, high = getattr(bound, "min_length", None), getattr(bound, "max_length", None)
+    if low == high == 1:
+        return "(one character)"
+    if low is not None:
         return "(non-empty)"
     return ""
 

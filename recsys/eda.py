@@ -74,7 +74,12 @@ def summarize(raw: RawData) -> dict:
     if raw.has_timestamps:
         times = frame[TIMESTAMP]
         first, last = _number(times.min()), _number(times.max())
-        summary.update(time_first=first, time_last=last, time_span_days=(last - first) / 86400.0)
+        summary.update(
+            time_first=first,
+            time_last=last,
+            time_span_days=(last - first) / 86400.0,
+            time_is_calendar=bool(CALENDAR_SECONDS[0] <= first and last <= CALENDAR_SECONDS[1]),
+        )
     return summary
 
 
@@ -110,10 +115,19 @@ def _print_summary(summary: dict, source: str) -> None:
         )
     else:
         say("  no scores: score figures skipped")
-    if "time_span_days" in s:
+    if "time_span_days" in s and s["time_is_calendar"]:
         say(f"  time: {_date(s['time_first'])} to {_date(s['time_last'])} ({s['time_span_days']:.1f} days)")
+    elif "time_span_days" in s:
+        say(
+            f"  time: {s['time_first']:g} to {s['time_last']:g} (numbers as given: as seconds since 1970 "
+            "they fall outside the years 1-9999, so no dates are shown)"
+        )
     else:
         say("  no timestamps: time figure skipped")
+
+
+# Seconds since 1970 of 0001-01-01 and of the end of 9999: the dates matplotlib (and a reader) can show.
+CALENDAR_SECONDS = (-62135596800.0, 253402300799.0)
 
 
 def _date(seconds: float) -> str:
@@ -299,9 +313,21 @@ def _score_figures(frame: pl.DataFrame, figures_dir: Path, written: list[str]) -
     _save(fig, figures_dir / ITEM_MEAN_SCORE_FIGURE, written)
 
 
-def _time_figure(frame: pl.DataFrame, span_days: float, path: Path, written: list[str]) -> None:
-    """Interactions per week (spans up to two years) or per month (longer spans)."""
+def _time_figure(
+    frame: pl.DataFrame, span_days: float, path: Path, written: list[str], calendar: bool = True
+) -> None:
+    """Interactions per week (spans up to two years) or per month (longer spans); for timestamps
+    that are no dates as seconds (e.g. milliseconds), a histogram over the numbers as given."""
     import matplotlib.pyplot as plt
+
+    if not calendar:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        ax.hist(frame[TIMESTAMP].to_numpy(), bins=50, color="tab:orange", edgecolor="white")
+        ax.set_title("Interactions over time (timestamps as given)")
+        ax.set_xlabel("timestamp (not seconds since 1970 within the years 1-9999, so shown as numbers)")
+        ax.set_ylabel("number of interactions")
+        _save(fig, path, written)
+        return
 
     period, label = ("1w", "week") if span_days <= 2 * 365 else ("1mo", "month")
     seconds = pl.col(TIMESTAMP).round(0).cast(pl.Int64)
@@ -387,7 +413,9 @@ def run_eda(
     else:
         skipped[SCORE_FIGURE] = skipped[ITEM_MEAN_SCORE_FIGURE] = "no score column"
     if raw.has_timestamps:
-        _time_figure(frame, summary["time_span_days"], figures_dir / TIME_FIGURE, written)
+        _time_figure(
+            frame, summary["time_span_days"], figures_dir / TIME_FIGURE, written, summary["time_is_calendar"]
+        )
     else:
         skipped[TIME_FIGURE] = "no timestamp column"
     removed = _remove_stale(figures_dir, written)

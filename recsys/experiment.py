@@ -12,7 +12,6 @@ the same data.
 
 Example:
     >>> from recsys.config import Config
-from recsys.errors import DataError, RecsysError
     >>> from recsys.experiment import Experiment
     >>> experiment = Experiment(Config(demo_num_users=300))
     >>> train, validation = experiment.split.train, experiment.split.validation
@@ -68,7 +67,7 @@ def load_raw_data(config: Config, hook: RawDataHook | None = None) -> RawData:
         result = call_hook(hook)
         if result is not None:
             say("Reading interactions from get_raw_data() in data.py")
-            return load_from_hook(result)
+            return load_from_hook(result, config.timestamp_format)
     from recsys.demo_data import generate_demo
 
     say(f"No raw_data_fpath configured: using the built-in demo dataset ({config.demo_num_users:,} players).")
@@ -87,7 +86,9 @@ def call_hook(hook: RawDataHook) -> Any:
         hook_file = getattr(getattr(hook, "__code__", None), "co_filename", "")
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == hook_file]
         where = f" ({Path(hook_file).name}, line {frames[-1].lineno})" if frames else ""
-        raise DataError(f"get_raw_data() raised {type(exc).__name__}: {exc}{where}") from None
+        lines = str(exc).strip().splitlines() or [""]
+        text = lines[0][:300] + (" ..." if len(lines) > 1 or len(lines[0]) > 300 else "")
+        raise DataError(f"get_raw_data() raised {type(exc).__name__}: {text}{where}") from None
 
 
 def encode_features(prepared: PreparedData, config: Config) -> EncodedFeatures:

@@ -21,7 +21,13 @@ import scipy.sparse as sp
 
 from recsys.errors import ConfigError
 
+AT_K = ("Recall", "NDCG", "HitRate", "Precision", "MAP")  # metrics at a cut-off K, in report order
 _METRIC_RE = re.compile(r"^(Recall|NDCG|HitRate|Precision|MAP|Coverage)@(\d+)$|^MRR$")
+
+
+def metric_names(ks: list[int]) -> list[str]:
+    """Every metric `metrics_from_topk` reports for the cut-offs `ks`, in report order."""
+    return [f"{m}@{k}" for k in ks for m in AT_K] + ["MRR"] + [f"Coverage@{k}" for k in ks]
 
 
 def parse_metric_name(name: str) -> tuple[str, int | None]:

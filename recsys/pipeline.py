@@ -21,12 +21,13 @@ Example:
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from recsys.config import Config
-from recsys.errors import UsageError
+from recsys.errors import ConfigError, UsageError
 from recsys.experiment import Experiment
 from recsys.log import plural, say, warn
 
@@ -40,8 +41,9 @@ def bundle_path(config: Config, name: str) -> Path:
 
 def print_comparison(model_metrics: dict, baseline: dict, ks: list[int]) -> None:
     """A small table: the model beside the most-popular baseline, so a failure to learn is obvious."""
-    names = [f"{m}@{k}" for k in ks for m in ("Recall", "NDCG", "HitRate", "Precision", "MAP")]
-    names += ["MRR"] + [f"Coverage@{k}" for k in ks]
+    from recsys.metrics import metric_names
+
+    names = metric_names(ks)
     say(f"  {'metric':<14}{'two-tower':>12}{'most-popular':>14}")
     for name in names:
         if name in model_metrics and name in baseline:
@@ -287,8 +289,48 @@ def run_action(name: str, experiment: Experiment) -> Any:
     return ACTIONS[name](experiment)
 
 
+# Action -> the settings naming where it writes (folders, or files whose folder must be writable).
+OUTPUT_SETTINGS = {
+    "exploratory_data_analysis": ("figures_dir",),
+    "train_validation_model": ("output_dir", "figures_dir"),
+    "train_production_model": ("output_dir", "figures_dir"),
+    "compute_predictions": ("recommendations_fpath",),
+    "similar_items": ("similar_items_fpath",),
+    "compare_models": ("output_dir", "figures_dir"),
+}
+FILE_SETTINGS = ("recommendations_fpath", "similar_items_fpath")
+
+
+def check_outputs(names: list[str], config: Config) -> None:
+    """Before any work, make sure every place the actions write to can be written: a folder setting
+    must be (or become) a writable folder, a file setting must not be a folder and its folder must
+    be writable. A ConfigError names the setting, so no hour of training ends in a failed write."""
+    for setting in sorted({s for name in names for s in OUTPUT_SETTINGS.get(name, ())}):
+        path = Path(getattr(config, setting))
+        if setting in FILE_SETTINGS:
+            if path.is_dir():
+                raise ConfigError(
+                    f"config {setting!r} is {str(path)!r}, which is a folder; expected a file path."
+                )
+            folder = path.parent
+        else:
+            folder = path
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ConfigError(
+                f"config {setting!r} is {str(path)!r}, but {str(folder)!r} cannot be written ({reason}); "
+                "choose a writable folder."
+            ) from None
+
+
 def run_actions(names: list[str], experiment: Experiment) -> list[Any]:
-    """Run actions in order on one experiment, each under a `[i/n] name` header."""
+    """Run actions in order on one experiment, each under a `[i/n] name` header, after checking
+    that everything they will write can be written."""
+    check_outputs(names, experiment.config)
     results = []
     for number, name in enumerate(names, 1):
         say(("\n" if number > 1 else "") + f"[{number}/{len(names)}] {name}")

@@ -1,7 +1,9 @@
-"""Prepare loaded data for training: merge duplicates, filter rare users/items until stable, map ids
-to contiguous indices, and align feature tables with those indices.
+"""Prepare loaded data for training: merge duplicates, handle negative scores, filter rare
+users/items until stable, map ids to contiguous indices, and align feature tables with those indices.
 
-Every step reports how many rows it removed and why; nothing is dropped silently.
+Every step reports how many rows it removed and why; nothing is dropped silently. A negative score
+marks a dislike, which must never train as a like: `negative_scores` drops such interactions (after
+repeated pairs are merged, so a later dislike overrides an earlier like) or stops with an error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import polars as pl
 
 from recsys.errors import DataError
 from recsys.interactions import Interactions, sort_order
-from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
+from recsys.loading import FLOAT32_MAX, ITEM, SCORE, TIMESTAMP, USER, RawData, quoted
 from recsys.log import plural, say
 from recsys.vocabulary import Vocabulary
 
@@ -119,26 +121,51 @@ def _reindex(codes: np.ndarray, alive: np.ndarray) -> np.ndarray:
     return new_code[codes].astype(np.int32)
 
 
+def _reject_colliding_ids(original: pl.Series, ids: pl.Series, kind: str, source: str) -> None:
+    """Two feature rows whose ids become the same interaction id once cast to its type (e.g. '1' and
+    '01' against integer ids) would give one id two rows: a DataError naming both ids and rows."""
+    duplicated = ids.is_duplicated() & ids.is_not_null()
+    if not duplicated.any():
+        return
+    first = int(np.flatnonzero(duplicated.to_numpy())[0])
+    second = int(np.flatnonzero((ids == ids[first]).fill_null(False).to_numpy())[1])
+    raise DataError(
+        f"{source}: ids {quoted(original[first])} (row {first + 1}) and {quoted(original[second])} "
+        f"(row {second + 1}) both match {kind} id {quoted(ids[first])} of the interactions "
+        f"({duplicated.sum():,} such rows); expected one feature row per {kind}."
+    )
+
+
 def align_features(
-    features: pl.DataFrame | None, vocab: Vocabulary, kind: str, all_ids: pl.Series
+    features: pl.DataFrame | None,
+    vocab: Vocabulary,
+    kind: str,
+    all_ids: pl.Series,
+    source: str | None = None,
 ) -> tuple[pl.DataFrame | None, dict]:
-    """Features ordered like the vocabulary (nulls for ids without a row); report unknown/missing ids."""
+    """Features ordered like the vocabulary (nulls for ids without a row); report unknown/missing ids.
+
+    Feature ids are cast to the interaction ids' type; ids that then collide are an error."""
     if features is None:
         return None, {}
+    source = source or f"{kind} features"
     ids = features["id"]
     if ids.dtype != vocab.ids.dtype:
         ids = ids.cast(vocab.ids.dtype, strict=False)
+        _reject_colliding_ids(features["id"], ids, kind, source)
     index = vocab.indices_of(ids)
     matched = index >= 0
     if not matched.any():
         raise DataError(
-            f"{kind} features: none of the {len(index):,} ids match a {kind} id of the interactions "
-            f"(features ids look like {features['id'].head(3).to_list()}, "
-            f"interaction ids like {vocab.ids.head(3).to_list()}). "
+            f"{source}: none of the {len(index):,} ids match a {kind} id of the interactions "
+            f"(features ids look like {quoted(features['id'].head(3).to_list())}, "
+            f"interaction ids like {quoted(vocab.ids.head(3).to_list())}). "
             "Check the id column of the feature table."
         )
     in_raw = (
-        ids.is_in(all_ids.implode()).to_numpy() if all_ids.dtype == ids.dtype else np.zeros(len(ids), bool)
+        ids.is_in(all_ids.implode()).fill_null(False).to_numpy()
+        if all_ids.dtype == ids.dtype
+        else np.zeros(len(ids), bool)
     )
     unknown = int((~matched & ~in_raw).sum())  # ids never seen in the interactions
     filtered = int((~matched & in_raw).sum())  # ids of users/items removed by the filter
@@ -168,8 +195,42 @@ def align_features(
     return aligned, report
 
 
+def _check_negative_scores(scores: np.ndarray | None, raw: RawData, policy: str) -> None:
+    """With negative_scores='error': a DataError naming the first negative score's row and value."""
+    if scores is None or policy != "error":
+        return
+    negative = scores < 0
+    if negative.any():
+        rows = np.flatnonzero(negative)
+        raise DataError(
+            f"{raw.source}: column {raw.column_name(SCORE)!r} row {rows[0] + 1} has the negative score "
+            f"{scores[rows[0]]:g} ({len(rows):,} negative score(s)); negative_scores = 'error' refuses them "
+            "(set negative_scores = 'drop' in config.py to remove them)."
+        )
+
+
+def _drop_negative_scores(scores: np.ndarray | None, raw: RawData) -> np.ndarray | None:
+    """Mask of the (merged) interactions to keep: those without a negative score; None: keep all."""
+    if scores is None or not (scores < 0).any():
+        return None
+    keep = scores >= 0
+    n_dropped = int((~keep).sum())
+    if not keep.any():
+        raise DataError(
+            f"{raw.source}: every one of the {plural(len(scores), 'interaction')} has a negative score in "
+            f"column {raw.column_name(SCORE)!r}, and negative_scores = 'drop' removes them all; scores "
+            "of 0 or more mark the interactions to learn from."
+        )
+    say(
+        f"  dropped {plural(n_dropped, 'interaction')} with a negative score (negative_scores='drop'): "
+        "dislikes are not trained as likes."
+    )
+    return keep
+
+
 def prepare(raw: RawData, config) -> PreparedData:
-    """Merge duplicates, filter by minimum counts (until stable), index, and align features."""
+    """Merge duplicates, drop negative scores, filter by minimum counts (until stable), index, and
+    align features."""
     frame = raw.interactions
     n_input = frame.height
     say(f"Preparing {plural(n_input, 'interaction')} from {raw.source}")
@@ -177,6 +238,7 @@ def prepare(raw: RawData, config) -> PreparedData:
     item_codes, item_ids = factorize(frame[ITEM])
     scores = frame[SCORE].to_numpy().astype(np.float64) if SCORE in frame.columns else None
     timestamps = frame[TIMESTAMP].to_numpy().astype(np.float64) if TIMESTAMP in frame.columns else None
+    _check_negative_scores(scores, raw, config.negative_scores)
 
     kept, scores, n_merged = merge_duplicates(
         user_codes, item_codes, len(item_ids), scores, timestamps, config.duplicate_policy, raw.source
@@ -188,6 +250,19 @@ def prepare(raw: RawData, config) -> PreparedData:
             f"  merged {plural(n_merged, 'duplicate row')} of repeated (user, item) pairs "
             f"(duplicate_policy={config.duplicate_policy!r})."
         )
+    if scores is not None and (np.abs(scores) > FLOAT32_MAX).any():
+        raise DataError(
+            f"{raw.source}: summing the scores of repeated (user, item) pairs (duplicate_policy='sum') gives "
+            f"{np.abs(scores).max():g}, beyond float32's range (about 3.4e38) in which training runs; "
+            "rescale the scores or set duplicate_policy to 'last' or 'max'."
+        )
+    n_negative = 0
+    non_negative = _drop_negative_scores(scores, raw)
+    if non_negative is not None:
+        n_negative = int((~non_negative).sum())
+        user_codes, item_codes = user_codes[non_negative], item_codes[non_negative]
+        scores = None if scores is None else scores[non_negative]
+        timestamps = None if timestamps is None else timestamps[non_negative]
 
     keep, rounds = filter_min_counts(
         user_codes,
@@ -225,11 +300,16 @@ def prepare(raw: RawData, config) -> PreparedData:
         scores=None if scores is None else scores[keep].astype(np.float32),
         timestamps=None if timestamps is None else timestamps[keep],
     )
-    user_features, user_report = align_features(raw.user_features, user_vocab, "user", user_ids)
-    item_features, item_report = align_features(raw.item_features, item_vocab, "item", item_ids)
+    user_features, user_report = align_features(
+        raw.user_features, user_vocab, "user", user_ids, raw.user_features_source
+    )
+    item_features, item_report = align_features(
+        raw.item_features, item_vocab, "item", item_ids, raw.item_features_source
+    )
     report = {
         "input_interactions": n_input,
         "duplicates_merged": n_merged,
+        "negative_scores_dropped": n_negative,
         "filtered_interactions": n_filtered,
         "filter_rounds": rounds,
         "users_removed": int((~alive_users).sum()),

@@ -15,15 +15,17 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.config import Config
+from recsys.errors import ConfigError
 from recsys.evaluation import embedding_scorer, evaluate, format_metrics
 from recsys.interactions import Interactions
 from recsys.log import say, stdout_is_terminal, verbosity
+from recsys.metrics import metric_names
 from recsys.model import EmbeddingModel, compute_embeddings
 from recsys.retrieval import RetrievalTask, make_task
 from recsys.sampling import InteractionDataset, positive_weights
 
 if TYPE_CHECKING:  # only for annotations: the experiment sits above training
-    from recsys.config import Config
     from recsys.experiment import Experiment
 
 
@@ -104,6 +106,12 @@ class RankingMetrics(keras.callbacks.Callback):
         self.train_matrix, self.heldout_matrix, self.ks = train_matrix, heldout_matrix, ks
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if not np.isfinite((logs or {}).get("loss", 0.0)):
+            # Diverged: TerminateOnNaN stops the run and fit() reports it. NaN metrics keep early
+            # stopping and checkpoints quiet (they never improve on NaN) instead of warning.
+            if logs is not None:
+                logs.update({f"val_{name}": float("nan") for name in metric_names(self.ks)})
+            return
         metrics = evaluate_model(self.model, self.train_matrix, self.heldout_matrix, self.ks)
         if logs is not None:
             logs.update({f"val_{name}": value for name, value in metrics.items() if name != "users"})
@@ -169,6 +177,18 @@ def evaluate_model(
     users = compute_embeddings(model, "user")
     items = compute_embeddings(model, "item")
     return evaluate(embedding_scorer(users, items), train_matrix, heldout_matrix, ks)
+
+
+def check_finite_loss(losses: list, config: Config) -> None:
+    """Raise a ConfigError when training diverged (a NaN or infinite loss in any epoch), naming the
+    epoch and the settings to change: a diverged model must not replace a good bundle."""
+    bad = [epoch for epoch, value in enumerate(losses, 1) if not np.isfinite(value)]
+    if bad:
+        raise ConfigError(
+            f"training diverged: the loss became {losses[bad[0] - 1]} in epoch {bad[0]}, "
+            "so no model was saved. "
+            f"Lower learning_rate (now {config.learning_rate:g}), or check the scores for extreme values."
+        )
 
 
 def fit_on_split(
@@ -248,7 +268,9 @@ def fit(
     seed_training(config.seed)
     dataset = make_dataset(train, config, model.task)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
-    callbacks: list[keras.callbacks.Callback] = []
+    # A non-finite loss stops training at once (and is refused below): NaN weights must never be
+    # evaluated, checkpointed or saved.
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     monitor = f"val_{config.monitor_metric}"
     if validation is not None:
         train_matrix = train.user_item_matrix() if train_matrix is None else train_matrix
@@ -282,6 +304,7 @@ def fit(
     started = time.perf_counter()
     history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
+    check_finite_loss(history.history.get("loss", []), config)
     result = TrainingResult(
         model, {k: [float(v) for v in vs] for k, vs in history.history.items()}, seconds=seconds
     )

@@ -127,3 +127,37 @@ def test_help_lists_actions_and_options():
     )
     assert completed.returncode == 0
     assert "compute_predictions" in completed.stdout and "--quiet" in completed.stdout
+
+
+def test_ctrl_c_during_training_is_one_line_and_exit_130(tmp_path):
+    import signal
+
+    for name in ("main.py", "data.py", "config.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    with open(tmp_path / "config.py", "a") as config:
+        config.write("\ndemo_num_users = 300\nmax_epochs = 50\nembedding_dim = 8\n")
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "PATH": "/usr/bin:/bin",
+        "KERAS_BACKEND": "jax",
+        "HOME": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "train_validation_model"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stdout:
+            if line.strip().startswith("epoch") and "/50" in line:
+                process.send_signal(signal.SIGINT)
+                break
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and err == "interrupted\n"
+    assert not (tmp_path / "artifacts" / "validation_model").exists()

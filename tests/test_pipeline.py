@@ -8,7 +8,7 @@ import pytest
 from test_experiment import hook_returning, small_frame
 
 from recsys.config import Config
-from recsys.errors import UsageError
+from recsys.errors import ConfigError, UsageError
 from recsys.experiment import Experiment
 from recsys.pipeline import production_epochs, run_action, run_actions, validation_epochs
 
@@ -94,3 +94,41 @@ def test_compare_and_tune_do_not_import_the_pipeline():
     code = "import sys, recsys.compare, recsys.tuning; print('recsys.pipeline' in sys.modules)"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.stdout.strip() == "False", completed.stderr[-2000:]
+
+
+def test_a_diverging_run_stops_with_exit_1_and_keeps_the_good_bundle(validated, capsys):
+    from recsys.cli import main
+
+    bundle = Path(validated.output_dir) / "validation_model"
+    before = {f.name: f.read_bytes() for f in bundle.iterdir() if f.is_file()}
+    diverging = ["loss=mse", "normalize_embeddings=false", "learning_rate=1e9", "max_epochs=2"]
+    settings = [f"output_dir={validated.output_dir}", f"figures_dir={validated.figures_dir}", *diverging]
+    settings += [f"{k}={v}" for k, v in SMALL.items() if k not in ("max_epochs",)]
+    data = Path(validated.output_dir).parent / "interactions.csv"
+    small_frame().write_csv(data)
+    settings += [f"raw_data_fpath={data}", "timestamp_column=timestamp"]
+    args = ["--data", "none.py", *sum((["--set", s.replace(" ", "")] for s in settings), []), "validate"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: training diverged") and "learning_rate" in err
+    assert {f.name: f.read_bytes() for f in bundle.iterdir() if f.is_file()} == before
+
+
+@pytest.mark.parametrize("setting", ["figures_dir", "output_dir", "recommendations_fpath"])
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, setting):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    target = blocker / "x" if setting != "recommendations_fpath" else tmp_path
+    calls: list = []
+    config = Config(
+        **{
+            "output_dir": str(tmp_path / "a"),
+            "figures_dir": str(tmp_path / "f"),
+            **SMALL,
+            setting: str(target),
+        }
+    )
+    actions = ["exploratory_data_analysis", "train_validation_model", "compute_predictions"]
+    with pytest.raises(ConfigError, match=f"config '{setting}' is"):
+        run_actions(actions, Experiment(config, hook_returning(small_frame(), calls)))
+    assert calls == []  # refused before the data were even read
