@@ -96,8 +96,9 @@ def split_interactions(interactions: Interactions, config) -> Split:
     )
     if len(split.validation) == 0:
         raise ConfigError(
-            "the split left no validation interactions (every user has a single interaction?); "
-            "lower min_interactions_per_user to 2 or more data."
+            f"the split left no validation interactions: {n_single:,} of {interactions.n_users:,} users "
+            "have a single interaction, which stays in training; set min_interactions_per_user to 2 or more, "
+            "or use more data."
         )
     say(
         f"  split ({strategy}): {plural(len(split.train), 'training interaction')}, "

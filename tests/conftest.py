@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -33,3 +34,10 @@ def needs_movielens():
         not (MOVIELENS / "ratings.csv").exists(),
         reason=f"MovieLens copy not found at {MOVIELENS} (../shared/datasets is absent)",
     )
+
+
+# Property-based tests explore new examples locally; CI replays a fixed, derandomised set so a
+# run's outcome depends on the code alone (a failure found locally is kept in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
