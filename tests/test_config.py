@@ -48,6 +48,10 @@ def test_every_field_is_documented():
             "config 'per_user_val_fraction' is 1.5 (float); expected less than 1",
         ),
         ({"loss": "hinge"}, "config 'loss' is 'hinge' (str); expected 'softmax', 'bce', 'bpr' or 'mse'"),
+        ({"seed": -1}, "config 'seed' is -1 (int); expected greater than or equal to 0"),
+        ({"num_negatives": -1}, "config 'num_negatives' is -1 (int); expected greater than or equal to 1"),
+        ({"embedding_l2": -5}, "config 'embedding_l2' is -5 (int); expected greater than or equal to 0"),
+        ({"feature_types": "x"}, "config 'feature_types' is 'x' (str); expected a valid dictionary"),
         (
             {"feature_types": {"age": "numerical"}},
             "config 'feature_types'['age'] is 'numerical' (str); expected",
@@ -93,6 +97,10 @@ def test_load_template_config_and_typo(tmp_path):
     bad.write_text("embeding_dim = 32\n")
     with pytest.raises(ConfigError, match="unknown setting\\(s\\) embeding_dim"):
         load_config(bad)
+    as_text = tmp_path / "as_text.py"
+    as_text.write_text("embedding_dim = '64'\n")
+    with pytest.raises(ConfigError, match="'embedding_dim' is '64' \\(str\\); expected a valid integer"):
+        load_config(as_text)
     wrong_type = tmp_path / "wrong.py"
     wrong_type.write_text("use_user_features = 'no'\n")
     with pytest.raises(ConfigError, match="'use_user_features' is 'no'"):
