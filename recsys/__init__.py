@@ -8,3 +8,12 @@ _os.environ.setdefault("KERAS_BACKEND", "jax")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`from recsys import Recommender`, imported on first use (it loads Keras)."""
+    if name == "Recommender":
+        from recsys.recommender import Recommender
+
+        return Recommender
+    raise AttributeError(f"module 'recsys' has no attribute {name!r}")

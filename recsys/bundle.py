@@ -42,7 +42,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from recsys.config import Config
-from recsys.errors import ArtifactError, DataError
+from recsys.errors import ArtifactError
 from recsys.io_utils import atomic_directory, recover_directory
 from recsys.log import warn
 from recsys.model import EmbeddingModel
@@ -94,34 +94,6 @@ class ModelBundle:
         if which not in cache:
             cache[which] = compute_embeddings(self.model, which)
         return cache[which]
-
-    def _index_of(self, vocab: Vocabulary, external_id, what: str) -> int:
-        index = int(vocab.indices_of(pl.Series([external_id]))[0])
-        if index < 0:
-            raise DataError(
-                f"unknown {what} id {external_id!r}: the model was trained on {len(vocab):,} {what}s "
-                f"(ids like {vocab.ids.head(3).to_list()})."
-            )
-        return index
-
-    def recommend(self, user_id, n: int = 10, exclude_seen: bool = True) -> list[tuple]:
-        """Top-n (item id, affinity) for one user, items the user interacted with excluded."""
-        from recsys.topn import top_k_unseen
-
-        user = self._index_of(self.user_vocab, user_id, "user")
-        seen = self.seen[[user]] if exclude_seen else None
-        items, scores = top_k_unseen(self.embeddings("user")[[user]], self.embeddings("item"), n, seen=seen)
-        keep = items[0] >= 0
-        return list(zip(self.item_vocab.to_python(items[0][keep]), scores[0][keep].tolist()))
-
-    def similar_items(self, item_id, n: int = 10) -> list[tuple]:
-        """The n items whose embeddings are closest (cosine) to the item's, itself excluded."""
-        from recsys.recommend import similar_items
-
-        item = self._index_of(self.item_vocab, item_id, "item")
-        items, scores = similar_items(self.embeddings("item"), n, item_indices=np.array([item]))
-        keep = items[0] >= 0
-        return list(zip(self.item_vocab.to_python(items[0][keep]), scores[0][keep].tolist()))
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle folder (layout in the module doc) and swap it into place atomically.

@@ -177,23 +177,15 @@ def production_epochs(experiment: Experiment) -> int:
 def train_production_model(experiment: Experiment) -> tuple[Any, dict]:
     """Train on every interaction for the chosen number of epochs and save the production bundle."""
     from recsys.figures import plot_history
-    from recsys.training import build_model, fit
+    from recsys.training import fit_on_all
 
-    config, prepared, features = experiment.config, experiment.prepared, experiment.features
+    config, prepared = experiment.config, experiment.prepared
     epochs = production_epochs(experiment)
-    model = build_model(
-        config,
-        prepared.n_users,
-        prepared.n_items,
-        features.user_matrix,
-        features.item_matrix,
-        prepared.interactions,
-    )
     say(
         f"Training the production model on all {plural(len(prepared.interactions), 'interaction')} "
         f"for {epochs} epochs."
     )
-    result = fit(model, prepared.interactions, config, epochs=epochs)
+    result = fit_on_all(experiment, epochs)
     path = bundle_path(config, PRODUCTION_BUNDLE)
     metrics = {
         "epochs": epochs,

@@ -222,6 +222,21 @@ def fit_on_split(
     )
 
 
+def fit_on_all(experiment: Experiment, epochs: int, **options: Any) -> TrainingResult:
+    """A new model for the experiment's data, trained on every interaction for `epochs` epochs (no
+    validation: the production model, and `Recommender.fit`'s final model)."""
+    config, prepared, features = experiment.config, experiment.prepared, experiment.features
+    model = build_model(
+        config,
+        prepared.n_users,
+        prepared.n_items,
+        features.user_matrix,
+        features.item_matrix,
+        prepared.interactions,
+    )
+    return fit(model, prepared.interactions, config, epochs=epochs, **options)
+
+
 def seed_training(seed: int) -> None:
     """Seed the global generators a training run may touch. The model's own randomness (initialisers,
     id dropout) and the sampler's are seeded explicitly, so on JAX and PyTorch this covers the rest;

@@ -13,7 +13,7 @@ from planted import community_interactions
 
 from recsys.bundle import MANIFEST, WEIGHTS, ModelBundle, load_bundle, verify_bundle, write_manifest
 from recsys.config import Config
-from recsys.errors import ArtifactError, DataError
+from recsys.errors import ArtifactError
 from recsys.model import compute_embeddings
 from recsys.training import build_model, fit
 from recsys.vocabulary import Vocabulary
@@ -246,6 +246,8 @@ def test_missing_bundle_says_what_to_run(tmp_path):
 
 
 def test_recommend_and_similar_items_by_external_id():
+    from recsys.recommender import Recommender
+
     data, _, _ = community_interactions(n_users=40, n_items=20, per_user=3)
     config = Config(embedding_dim=8)
     model = build_model(config, data.n_users, data.n_items, None, None, data)
@@ -256,13 +258,13 @@ def test_recommend_and_similar_items_by_external_id():
         Vocabulary(pl.Series(list(range(100, 120))), "item"),
         data.user_item_matrix(),
     )
+    recommender = Recommender(bundle)
     users, items = bundle.embeddings("user"), bundle.embeddings("item")
-    recommended = bundle.recommend("u005", n=5)
+    recommended = recommender.recommend("u005", n=5).items[0]
     seen = set(data.user_item_matrix()[5].indices + 100)
     scores = users[5] @ items.T
     expected = [i + 100 for i in np.argsort(-scores) if i + 100 not in seen][:5]
-    assert [item for item, _ in recommended] == expected
-    similar = bundle.similar_items(103, n=4)
-    assert 103 not in [item for item, _ in similar] and len(similar) == 4
-    with pytest.raises(DataError, match="unknown user id 'nobody'"):
-        bundle.recommend("nobody")
+    assert recommended == expected
+    similar = recommender.similar_items(103, n=4).items[0]
+    assert 103 not in similar and len(similar) == 4
+    assert recommender.recommend("nobody").fallback == [True]

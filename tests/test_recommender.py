@@ -1,0 +1,85 @@
+"""The Recommender API: fit -> save -> load gives the same answers; unknown users fall back to the
+most popular items (flagged); new users are folded in from their history; candidates restrict."""
+
+import numpy as np
+import polars as pl
+import pytest
+from planted import community_interactions
+
+from recsys.config import Config
+from recsys.errors import DataError
+from recsys.recommender import Recommender
+
+SETTINGS = dict(
+    embedding_dim=16,
+    batch_size=64,
+    max_epochs=8,
+    learning_rate=0.02,
+    min_interactions_per_user=1,
+    min_interactions_per_item=1,
+    metrics_k=[10],
+    monitor_metric="Recall@10",
+    split_strategy="random",
+    verbosity=0,
+)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    data, user_group, item_group = community_interactions(n_users=120, n_items=60, per_user=8, seed=5)
+    frame = pl.DataFrame({"user": [f"u{u}" for u in data.users], "item": (data.items + 1000).tolist()})
+    model = Recommender.fit(frame, config=Config(**SETTINGS))
+    return model, frame, user_group, item_group
+
+
+def test_fit_save_load_gives_the_same_recommendations(planted, tmp_path):
+    model, _, _, _ = planted
+    users = ["u0", "u7", "u33"]
+    before = model.recommend(users, n=5)
+    model.save(tmp_path / "bundle")
+    after = Recommender.load(tmp_path / "bundle").recommend(users, n=5)
+    assert after.items == before.items
+    assert np.allclose(np.array(after.scores), np.array(before.scores), atol=1e-5)
+
+
+def test_known_users_get_their_community_and_no_seen_item(planted):
+    model, frame, user_group, item_group = planted
+    answer = model.recommend([f"u{u}" for u in range(12)], n=5)
+    for u, items in enumerate(answer.items):
+        seen = set(frame.filter(pl.col("user") == f"u{u}")["item"].to_list())
+        assert not seen & set(items)
+        same = np.mean([item_group[i - 1000] == user_group[u] for i in items])
+        assert same >= 0.6, (u, items)
+    assert answer.fallback == [False] * 12
+
+
+def test_unknown_users_get_the_most_popular_items_flagged(planted):
+    model, frame, _, _ = planted
+    answer = model.recommend(["u3", "nobody"], n=4)
+    counts = frame.group_by("item").len().sort(["len", "item"], descending=[True, False])
+    assert answer.fallback == [False, True]
+    assert answer.scores[1] == sorted(answer.scores[1], reverse=True)
+    assert answer.scores[1][0] == counts["len"][0]
+
+
+def test_fold_in_from_history_recommends_the_community_and_reports_unknown_items(planted):
+    model, frame, user_group, item_group = planted
+    group_items = [i + 1000 for i in np.flatnonzero(item_group == 2)[:5]]
+    answer = model.recommend_from_history(group_items + [999_999], n=5)
+    assert answer.unknown_items == [[999_999]] and answer.fallback == [False]
+    items = answer.items[0]
+    assert not set(group_items) & set(items)
+    assert np.mean([item_group[i - 1000] == 2 for i in items]) >= 0.6
+    empty = model.recommend_from_history([999_999], n=3)
+    assert empty.fallback == [True] and len(empty.items[0]) == 3
+
+
+def test_candidates_and_similar_items(planted):
+    model, _, _, item_group = planted
+    candidates = [1000, 1001, 1002, 1003]
+    answer = model.recommend(["u1", "nobody"], n=10, items=candidates)
+    assert all(set(items) <= set(candidates) for items in answer.items)
+    similar = model.similar_items([1000, 1005], n=3)
+    assert 1000 not in similar.items[0] and len(similar.items[1]) == 3
+    with pytest.raises(DataError, match="unknown item id"):
+        model.similar_items(["not-an-item"])
