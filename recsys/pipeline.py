@@ -26,6 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
 from recsys.config import Config
 from recsys.errors import ConfigError, UsageError
 from recsys.experiment import Experiment
@@ -207,23 +211,26 @@ def _load_production(config: Config):
 
 
 def compute_predictions(experiment: Experiment) -> dict:
-    """Top-N unseen items for every user of the production model, written to the recommendations file."""
-    from recsys.model import compute_embeddings
+    """Top-N unseen items for every user of the input data, through the `Recommender`: users the
+    production model was trained on by their embeddings; users the minimum-interaction filter
+    removed by fold-in from their interactions (or, when none of their items is known, the most
+    popular items). The log counts each group; JSON Lines and Parquet carry a `served_by` column."""
     from recsys.recommend import write_recommendations
-    from recsys.topn import top_k_unseen
+    from recsys.recommender import Recommender
 
     config = experiment.config
-    bundle = _load_production(config)
-    users = compute_embeddings(bundle.model, "user")
-    items = compute_embeddings(bundle.model, "item")
-    top_items, top_scores = top_k_unseen(users, items, config.top_n, seen=bundle.seen)
+    recommender = Recommender(_load_production(config))
+    known_top, known_scores = recommender.rank_users(np.arange(len(recommender.user_vocab)), config.top_n)
+    served = np.full(len(known_top), "model", dtype=object)
+    other_ids, other_top, other_scores, other_served = _users_outside_the_model(experiment, recommender)
     summary = write_recommendations(
         config.recommendations_fpath,
-        bundle.user_vocab.ids,
-        top_items,
-        top_scores,
-        bundle.item_vocab,
+        pl.concat([recommender.user_vocab.ids, other_ids.cast(recommender.user_vocab.ids.dtype)]),
+        np.concatenate([known_top, other_top]),
+        np.concatenate([known_scores, other_scores]),
+        recommender.item_vocab,
         fmt=config.recommendations_format,
+        served_by=np.concatenate([served, other_served]),
     )
     empty = summary.get("users_with_empty_lists")
     say(
@@ -231,7 +238,39 @@ def compute_predictions(experiment: Experiment) -> dict:
         f"{config.recommendations_fpath}"
         + (f" ({plural(empty, 'user')} had nothing left to recommend)." if empty else ".")
     )
-    return summary
+    counts = {way: int((other_served == way).sum()) for way in ("fold_in", "popular")}
+    if len(other_ids):
+        say(
+            f"  {plural(len(known_top), 'user')} served by the model; {plural(len(other_ids), 'user')} "
+            "removed by the minimum-interaction filter served by fold-in from their interactions "
+            f"({counts['fold_in']:,}) or the most popular items ({counts['popular']:,})."
+        )
+    return {**summary, "served_by_model": len(known_top), **{f"served_by_{k}": v for k, v in counts.items()}}
+
+
+def _users_outside_the_model(
+    experiment: Experiment, recommender: Any
+) -> tuple[pl.Series, np.ndarray, np.ndarray, np.ndarray]:
+    """The input's users that the model does not know (removed by the filter), with their top-N by
+    fold-in from their interactions, or the most popular items when none of their items is known."""
+    interactions = experiment.raw.interactions
+    vocab = recommender.user_vocab
+    outside = interactions.filter(pl.Series(vocab.indices_of(interactions["user"]) < 0))
+    n = experiment.config.top_n
+    if outside.height == 0:
+        empty = np.zeros((0, n))
+        return pl.Series("id", [], dtype=vocab.ids.dtype), empty.astype(np.int32), empty, np.zeros(0, object)
+    users = outside["user"].unique().sort()
+    rows = users.search_sorted(outside["user"]).to_numpy()
+    items = recommender.item_vocab.indices_of(outside["item"])
+    known = items >= 0
+    histories = sp.csr_matrix(
+        (np.ones(int(known.sum()), np.float32), (rows[known], items[known])),
+        shape=(len(users), len(recommender.item_vocab)),
+    )
+    histories.sum_duplicates()
+    top, scores, fallback = recommender.rank_histories(histories, n)
+    return users, top, scores, np.where(fallback, "popular", "fold_in").astype(object)
 
 
 def similar_items(experiment: Experiment) -> dict:

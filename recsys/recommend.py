@@ -105,18 +105,24 @@ def _write_json(handle, keys: pl.Series, items: np.ndarray, scores: np.ndarray, 
 
 
 def _rows_frame(
-    user_ids: pl.Series, items: np.ndarray, scores: np.ndarray, vocab: Vocabulary, round_scores: bool
+    user_ids: pl.Series,
+    items: np.ndarray,
+    scores: np.ndarray,
+    vocab: Vocabulary,
+    round_scores: bool,
+    served_by: np.ndarray | None = None,
 ) -> pl.DataFrame:
     rows, ranks, item_idx, score = _flatten(items, scores)
     values = pl.Series("score", _rounded(score) if round_scores else score.astype(np.float32))
-    return pl.DataFrame(
-        {
-            "user": user_ids.gather(rows),
-            "rank": pl.Series(ranks, dtype=pl.Int32),
-            "item": vocab.ids.gather(item_idx),
-            "score": values,
-        }
-    )
+    columns = {
+        "user": user_ids.gather(rows),
+        "rank": pl.Series(ranks, dtype=pl.Int32),
+        "item": vocab.ids.gather(item_idx),
+        "score": values,
+    }
+    if served_by is not None:
+        columns["served_by"] = pl.Series(served_by.astype(str)).gather(rows)
+    return pl.DataFrame(columns)
 
 
 def write_recommendations(
@@ -126,11 +132,14 @@ def write_recommendations(
     top_scores: np.ndarray,
     item_vocab: Vocabulary,
     fmt: str = "json",
+    served_by: np.ndarray | None = None,
 ) -> dict:
     """Write each user's ranked items (rows of `top_items`, item indices, -1 padded) atomically.
 
-    Returns {"users", "users_with_empty_lists", "path", "format"}; users with no items left get an
-    empty list in JSON and no rows in jsonl/parquet, and are counted either way.
+    `served_by` (one label per user, e.g. 'model', 'fold_in', 'popular') becomes a column of the
+    jsonl and parquet rows; the JSON keeps the seed's shape. Returns {"users",
+    "users_with_empty_lists", "path", "format"}; users with no items left get an empty list in JSON
+    and no rows in jsonl/parquet, and are counted either way.
     """
     if fmt not in OUTPUT_FORMATS:
         raise ConfigError(
@@ -149,9 +158,9 @@ def write_recommendations(
             with open(tmp, "wb") as handle:
                 _write_json(handle, user_ids, top_items, top_scores, item_vocab)
         elif fmt == "jsonl":
-            _rows_frame(user_ids, top_items, top_scores, item_vocab, round_scores=True).write_ndjson(tmp)
+            _rows_frame(user_ids, top_items, top_scores, item_vocab, True, served_by).write_ndjson(tmp)
         else:
-            _rows_frame(user_ids, top_items, top_scores, item_vocab, round_scores=False).write_parquet(tmp)
+            _rows_frame(user_ids, top_items, top_scores, item_vocab, False, served_by).write_parquet(tmp)
     return {"users": len(user_ids), "users_with_empty_lists": empty, "path": str(path), "format": fmt}
 
 

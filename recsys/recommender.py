@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -40,8 +40,6 @@ from recsys.config import Config
 from recsys.errors import DataError
 from recsys.topn import top_k_unseen
 from recsys.vocabulary import Vocabulary
-
-FoldIn = Literal["mean", "least_squares"]
 
 
 @dataclass
@@ -74,15 +72,12 @@ def _as_list(ids: Any) -> list:
 class Recommender:
     """Recommendations in external ids from a trained model bundle (see the module doc)."""
 
-    def __init__(self, bundle: ModelBundle, fold_in: FoldIn = "mean", fold_in_l2: float = 1.0):
+    def __init__(self, bundle: ModelBundle):
         self.bundle = bundle
-        self.fold_in_method: FoldIn = fold_in
-        self.fold_in_l2 = float(fold_in_l2)
         self.user_vectors = bundle.embeddings("user")
         self.item_vectors = bundle.embeddings("item")
         # Training interactions per item: the popularity fallback's ranking and scores.
         self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
-        self._gramian: np.ndarray | None = None
 
     # --- building ---------------------------------------------------------------------------
     @classmethod
@@ -142,9 +137,9 @@ class Recommender:
         return cls(bundle)
 
     @classmethod
-    def load(cls, path: str | Path, **options: Any) -> Recommender:
+    def load(cls, path: str | Path) -> Recommender:
         """A Recommender from a saved bundle (checked against its manifest on load)."""
-        return cls(load_bundle(path), **options)
+        return cls(load_bundle(path))
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle (atomically swapped into place; see `recsys.bundle`)."""
@@ -207,6 +202,22 @@ class Recommender:
         top, scores = top_k_unseen(vectors, self.item_vectors[candidates], n, seen=local_seen)
         return np.where(top >= 0, candidates[np.maximum(top, 0)], -1).astype(np.int32), scores
 
+    def rank_users(
+        self, users: np.ndarray, n: int, exclude_seen: bool = True, candidates: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-n item indices and scores for user indices (-1: unknown, served the most popular
+        items), training items excluded unless `exclude_seen=False`, among `candidates` if given."""
+        top = np.full((len(users), n), -1, dtype=np.int32)
+        scores = np.full((len(users), n), -np.inf, dtype=np.float32)
+        known = users >= 0
+        if known.any():
+            rows = users[known]
+            seen = self.bundle.seen[rows] if exclude_seen else None
+            top[known], scores[known] = self._rank(self.user_vectors[rows], n, seen, candidates)
+        if (~known).any():
+            top[~known], scores[~known] = self._popular(int((~known).sum()), n, candidates)
+        return top, scores
+
     def recommend(
         self, users: Any, n: int = 10, exclude_seen: bool = True, items: Any = None
     ) -> Recommendations:
@@ -216,54 +227,56 @@ class Recommender:
         queries = _as_list(users)
         candidates = None if items is None else self._item_indices(_as_list(items))
         index = self.user_vocab.indices_of(pl.Series(queries, strict=False))
-        known = index >= 0
-        top = np.full((len(queries), n), -1, dtype=np.int32)
-        scores = np.full((len(queries), n), -np.inf, dtype=np.float32)
-        if known.any():
-            rows = index[known]
-            seen = self.bundle.seen[rows] if exclude_seen else None
-            top[known], scores[known] = self._rank(self.user_vectors[rows], n, seen, candidates)
-        if (~known).any():
-            top[~known], scores[~known] = self._popular(int((~known).sum()), n, candidates)
-        return self._answer(queries, top, scores, ~known)
+        top, scores = self.rank_users(index, n, exclude_seen, candidates)
+        return self._answer(queries, top, scores, index < 0)
 
-    def fold_in(self, histories: list[np.ndarray]) -> np.ndarray:
-        """User vectors for new users from the item indices they interacted with, against the
-        frozen item embeddings V:
-
-        - 'mean' (default): the mean of the history items' embeddings;
-        - 'least_squares': the implicit-feedback least-squares solution u = (VᵀV + HᵀH + λI)⁻¹ Hᵀ·2,
-          H the history rows of V (history items pulled towards 2, every item towards 0).
+    def fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
+        """User vectors for new users from their histories (rows of a queries x items matrix): the
+        mean of the history items' embeddings, scaled like the user tower's output (unit norm /
+        sqrt(temperature) when the model normalises), so its scores read like a known user's. One
+        sparse product for all queries.
 
         Chosen by measurement (`python benchmarks/cold_start.py`, MovieLens, 5-item histories):
-        the mean reached 107 % of the NDCG@20 of the same users trained into the model; least
-        squares 35 %, since the Gramian pushes the user away from the popular directions that
-        in-batch softmax training folds into every item embedding.
-
-        Each vector is then scaled like the user tower's output (unit norm / sqrt(temperature) when
-        the model normalises), so its scores read like a known user's.
+        the mean reached about the NDCG@20 of the same users trained into the model; an
+        implicit-feedback least-squares solve against the frozen item embeddings reached 35 % of
+        it, since its Gramian pushes users away from the popular directions that in-batch softmax
+        training folds into every item embedding.
         """
-        vectors = np.zeros((len(histories), self.item_vectors.shape[1]), dtype=np.float32)
-        for q, history in enumerate(histories):  # one small solve per new user (queries, not data)
-            rows = self.item_vectors[history]
-            if not len(rows):
-                continue
-            if self.fold_in_method == "mean":
-                vectors[q] = rows.mean(axis=0)
-            else:
-                system = self._item_gramian() + rows.T @ rows + self.fold_in_l2 * np.eye(rows.shape[1])
-                vectors[q] = np.linalg.solve(system, 2.0 * rows.sum(axis=0))
-        spec = self.bundle.model
-        if spec.normalize:
+        counts = np.maximum(np.diff(histories.indptr), 1)[:, None]
+        vectors = np.asarray(histories @ self.item_vectors, dtype=np.float32) / counts
+        if self.bundle.model.normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, 1e-12) / np.sqrt(spec.temperature)
+            vectors = vectors / np.maximum(norms, 1e-12) / np.sqrt(self.bundle.model.temperature)
         return vectors
 
-    def _item_gramian(self) -> np.ndarray:
-        if self._gramian is None:
-            vectors = self.item_vectors.astype(np.float64)
-            self._gramian = vectors.T @ vectors
-        return self._gramian
+    def histories_matrix(self, histories: list[list]) -> tuple[sp.csr_matrix, list[list]]:
+        """Queries x items matrix of the known items of each history, and each history's unknown items."""
+        flat = [item for history in histories for item in history]
+        index = self.item_vocab.indices_of(pl.Series(flat, strict=False)) if flat else np.zeros(0, np.int64)
+        row = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+        known = index >= 0
+        matrix = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (row[known], index[known])),
+            shape=(len(histories), len(self.item_vectors)),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        unknown: list[list] = [[] for _ in histories]
+        for position in np.flatnonzero(~known):  # only the unknown items, to report them
+            unknown[row[position]].append(flat[position])
+        return matrix, unknown
+
+    def rank_histories(
+        self, histories: sp.csr_matrix, n: int, exclude_history: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-n item indices and scores for new users given as history rows (see `fold_in`), the
+        history excluded; rows without a known item get the most popular items. Returns (items,
+        scores, fallback mask)."""
+        empty = np.diff(histories.indptr) == 0
+        top, scores = self._rank(self.fold_in(histories), n, histories if exclude_history else None, None)
+        if empty.any():
+            top[empty], scores[empty] = self._popular(int(empty.sum()), n, None)
+        return top, scores, empty
 
     def recommend_from_history(
         self, items: Any, n: int = 10, exclude_history: bool = True
@@ -272,33 +285,11 @@ class Recommender:
         (one history: a sequence of item ids; several: a list of such sequences). Items the model
         does not know are reported in `unknown_items`; a history with no known item gets the most
         popular items (`fallback`)."""
-        histories = (
-            [_as_list(h) for h in items]
-            if items and isinstance(_as_list(items)[0], list)
-            else [_as_list(items)]
-        )
-        indices, unknown = [], []
-        for history in histories:
-            index = (
-                self.item_vocab.indices_of(pl.Series(history, strict=False)) if history else np.zeros(0, int)
-            )
-            indices.append(index[index >= 0])
-            unknown.append([history[i] for i in np.flatnonzero(index < 0)])
-        empty = np.array([len(i) == 0 for i in indices])
-        seen = None
-        if exclude_history:
-            lengths = [len(i) for i in indices]
-            seen = sp.csr_matrix(
-                (
-                    np.ones(sum(lengths), np.float32),
-                    np.concatenate(indices),
-                    np.concatenate(([0], np.cumsum(lengths))),
-                ),
-                shape=(len(histories), len(self.item_vectors)),
-            )
-        top, scores = self._rank(self.fold_in(indices), n, seen, None)
-        if empty.any():
-            top[empty], scores[empty] = self._popular(int(empty.sum()), n, None)
+        listed = _as_list(items)
+        several = bool(listed) and all(isinstance(h, (list, tuple, np.ndarray)) for h in listed)
+        histories = [_as_list(h) for h in listed] if several else [listed]
+        matrix, unknown = self.histories_matrix(histories)
+        top, scores, empty = self.rank_histories(matrix, n, exclude_history)
         answer = self._answer(list(range(len(histories))), top, scores, empty)
         answer.unknown_items = unknown
         return answer

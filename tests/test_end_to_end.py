@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from recsys.bundle import load_bundle
+from recsys.demo_data import generate_demo
 from recsys.model import compute_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,15 +60,23 @@ def test_recommendations_are_complete_unseen_and_sorted(template_run):
     folder, completed = template_run
     bundle = load_bundle(folder / "artifacts" / "production_model")
     recommendations = json.loads((folder / "recommendations.json").read_text())
-    assert set(recommendations) == {str(u) for u in bundle.user_vocab.to_python()}
+    demo = generate_demo(num_users=400, seed=0).interactions
+    # Every user of the input gets a list: those the filter removed are folded in from their items.
+    assert set(recommendations) == {str(u) for u in demo["user"].unique().to_list()}
     item_index = {item: i for i, item in enumerate(bundle.item_vocab.to_python())}
     user_index = {str(u): i for i, u in enumerate(bundle.user_vocab.to_python())}
+    removed = set(recommendations) - set(user_index)
+    assert removed and f"{len(removed)} users removed by the minimum-interaction filter" in completed.stdout
     for user, pairs in recommendations.items():
         assert len(pairs) == TOP_N
         items = [item_index[item] for item, _ in pairs]
         scores = [score for _, score in pairs]
         assert all(a >= b for a, b in zip(scores, scores[1:]))
-        seen = set(bundle.seen[user_index[user]].indices.tolist())
+        if user in user_index:
+            seen = set(bundle.seen[user_index[user]].indices.tolist())
+        else:
+            history = demo.filter(pl.col("user").cast(pl.String) == user)["item"].to_list()
+            seen = {item_index[item] for item in history if item in item_index}
         assert not seen & set(items)
     assert "Wrote top-10 recommendations" in completed.stdout
 

@@ -153,3 +153,16 @@ def test_similar_items_file(tmp_path):
     assert set(sims) == {"a", "b", "c"}
     for item, pairs in sims.items():
         assert len(pairs) == 2 and item not in [other for other, _ in pairs]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_served_by_flags_each_row_in_row_formats(tmp_path, fmt):
+    vocab = Vocabulary(pl.Series([10, 20, 30]), "item")
+    items = np.array([[0, 1], [2, -1], [1, 0]], dtype=np.int32)
+    scores = np.array([[2.0, 1.0], [3.0, -np.inf], [5.0, 4.0]], dtype=np.float32)
+    served = np.array(["model", "fold_in", "popular"], dtype=object)
+    path = tmp_path / f"recs.{fmt}"
+    write_recommendations(path, pl.Series(["a", "b", "c"]), items, scores, vocab, fmt=fmt, served_by=served)
+    frame = pl.read_ndjson(path) if fmt == "jsonl" else pl.read_parquet(path)
+    assert frame["served_by"].to_list() == ["model", "model", "fold_in", "popular", "popular"]
+    assert frame["user"].to_list() == ["a", "a", "b", "c", "c"]
