@@ -121,12 +121,12 @@ def main() -> int:
         f"\nFold-in on {args.dataset}: {len(queries)} held-out users, first {HISTORY} interactions "
         f"as history, {args.epochs} epochs"
     )
-    print(f"{'method':<30}{'Recall@20':>10}{'NDCG@20':>10}{'% of ceiling NDCG':>19}{'seconds':>9}")
+    print(f"{'method':<36}{'Recall@20':>10}{'NDCG@20':>10}{'% of ceiling NDCG':>19}{'seconds':>9}")
     ceiling = rows[-1][1]["NDCG@20"]
     for name, metrics, secs in rows:
         share = 100 * metrics["NDCG@20"] / ceiling
         print(
-            f"{name:<30}{metrics['Recall@20']:>10.4f}{metrics['NDCG@20']:>10.4f}{share:>18.0f}%{secs:>9.2f}"
+            f"{name:<36}{metrics['Recall@20']:>10.4f}{metrics['NDCG@20']:>10.4f}{share:>18.0f}%{secs:>9.2f}"
         )
     return 0
 

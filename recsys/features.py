@@ -10,6 +10,9 @@ then transforms any frame with the same columns. Per column:
 * numeric: standardised with the fit mean/std; missing values become the mean (0 after
   standardising), plus a 0/1 "was missing" column when the fit table had missing values.
 
+At serving time, `transform_records` encodes raw records (`{feature: value}` dicts, e.g. of a new
+user or item for cold start) with a saved encoder exactly as `transform` encoded the training table.
+
 Undeclared column types are inferred with three fixed rules (numeric dtype -> numeric; text
 containing the separator in some row -> multi_categorical; other text/booleans -> categorical) and
 the result is printed, so a wrong guess is visible and can be fixed in `config.feature_types`.
@@ -21,7 +24,10 @@ would be wide and teach nothing beyond the id; declaring its type includes it an
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from numbers import Real
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -331,6 +337,68 @@ class FeatureEncoder:
             offset += _width(spec)
         return out
 
+    def transform_records(
+        self, records: Iterable[Mapping[str, Any]] | pl.DataFrame, ignore: Iterable[str] = ()
+    ) -> np.ndarray:
+        """Encode raw records to float32 (rows x output_dim), exactly as `transform` encoded the
+        same values in the training table: for serving, e.g. the features of a new user or item.
+
+        `records` is a list (any iterable) of `{feature name: value}` dicts, one per row, or a
+        polars DataFrame. A
+        missing key (or column) is a missing value: unknown category bucket, or the mean with the
+        missing flag for a numeric feature. Values are read as the training table's were: numbers
+        or numeric text for numeric features; text, numbers or booleans for categorical ones; text
+        with the separator ("Action|RPG") or a list of values for multi-valued ones. A name the
+        encoder does not know is a DataError (never silently dropped: it is usually a typo); the
+        columns skipped at fit (near-unique text) are accepted and ignored, and so are the names
+        in `ignore` (fields that are not features, such as the id column).
+
+        Example:
+            >>> encoder = FeatureEncoder.load("artifacts/production_model/item_features.json")
+            >>> rows = encoder.transform_records([{"genres": "Action|RPG", "price": 9.99}])
+            >>> rows.shape == (1, encoder.output_dim)
+            True
+        """
+        source = f"{self.name} features"
+        known = {*self.input_columns, *self.skipped, *([ignore] if isinstance(ignore, str) else ignore)}
+        if isinstance(records, pl.DataFrame):
+            unknown = [column for column in records.columns if column not in known]
+            if unknown:
+                raise DataError(
+                    f"{source}: unknown feature column(s) {_names(unknown)}; {self._known_names_hint()}"
+                )
+            absent = [column for column in self.input_columns if column not in records.columns]
+            return self.transform(records.with_columns(pl.lit(None).alias(column) for column in absent))
+        if isinstance(records, (Mapping, str, bytes)) or not isinstance(records, Iterable):
+            raise DataError(
+                f"{source}: records must be a list of {{feature: value}} dicts or a polars DataFrame, "
+                f"got {type(records).__name__}."
+            )
+        records = list(records)
+        for row, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                kind = type(record).__name__
+                raise DataError(f"{source}: record {row + 1} is a {kind}, not a {{feature: value}} dict.")
+            unknown = [key for key in record if key not in known]
+            if unknown:
+                raise DataError(
+                    f"{source}: record {row + 1} has unknown feature name(s) {_names(unknown)}; "
+                    f"{self._known_names_hint()}"
+                )
+        if not self.features:  # every column was skipped at fit: nothing to encode
+            return np.zeros((len(records), 0), dtype=np.float32)
+        columns = [
+            _record_column([record.get(spec["name"]) for record in records], spec, self.separator, source)
+            for spec in self.features
+        ]
+        return self.transform(pl.DataFrame(columns))
+
+    def _known_names_hint(self) -> str:
+        hint = f"the encoder knows {_names(self.input_columns) or 'no features'}"
+        if self.skipped:
+            hint += f" (and ignores {_names(self.skipped)})"
+        return hint + "; pass ignore=[...] for fields that are not features, such as the id."
+
     # --- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
@@ -381,6 +449,56 @@ class FeatureEncoder:
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"could not read feature encoder {path}: {exc}") from exc
         return cls.from_dict(data, source=f"feature encoder {path}")
+
+
+def _names(names: Sequence, limit: int = 10) -> str:
+    """Names quoted for a one-line message, at most `limit` of them."""
+    shown = ", ".join(repr(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
+def _scalar_text(value: Any, column: str, source: str) -> str | None:
+    """One value as `_as_text` reads it in a column of its own type (3.0 -> "3", True -> "true")."""
+    if value is None:
+        return None
+    try:
+        series = pl.Series(column, [value])
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        raise DataError(
+            f"{source}: feature {column!r} has a value of type {type(value).__name__} ({value!r:.80}), "
+            "which is not a number, text or boolean."
+        ) from None
+    return _as_text(series, column, source)[0]
+
+
+def _record_column(values: list, spec: dict, separator: str, source: str) -> pl.Series:
+    """One feature's values from records as a column that `transform` reads as it read the training
+    table. Values of one Python type make the column a table of that type would have had (as polars
+    would read it); a mix (ints and floats, numbers and text, lists and text) is normalised first:
+    numbers to float, otherwise everything to the text (or token lists) `_as_text` would make."""
+    column, kind = spec["name"], spec["type"]
+    try:
+        return pl.Series(column, values)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        pass  # mixed types in one column
+    present = [value for value in values if value is not None]
+    if all(isinstance(value, Real) and not isinstance(value, bool) for value in present):
+        return pl.Series(column, [None if v is None else float(v) for v in values], dtype=pl.Float64)
+    if kind == NUMERIC:  # numbers (booleans as 0/1) and numeric text: text, parsed by `_as_numbers`
+        texts = [_scalar_text(float(v) if isinstance(v, bool) else v, column, source) for v in values]
+        return pl.Series(column, texts, dtype=pl.String)
+    if kind == CATEGORICAL:
+        return pl.Series(column, [_scalar_text(value, column, source) for value in values], dtype=pl.String)
+    lists: list[list[str | None] | None] = []
+    for value in values:
+        if value is None:
+            lists.append(None)
+        elif isinstance(value, (list, tuple)):
+            lists.append([_scalar_text(token, column, source) for token in value])
+        else:
+            text = _scalar_text(value, column, source)
+            lists.append(None if text is None else list(text.split(separator)))
+    return pl.Series(column, lists, dtype=pl.List(pl.String))
 
 
 def _width(spec: dict) -> int:

@@ -9,6 +9,10 @@ id indices, and gathered by index in the graph. Batches therefore carry only int
 sampler stays the same for every feature set, and a whole catalogue embeds in one call — and the
 tables travel with the weights, so a reloaded bundle reproduces embeddings exactly.
 
+Both classes are registered Keras serializables (package "recsys"), so a whole model saved with
+`model.save("m.keras")` on any backend loads with `keras.saving.load_model("m.keras")` on any other
+once this module is imported; see `EmbeddingModel` for what such a file holds.
+
 Keras 3 only (`keras.ops`), so the same code runs on JAX, TensorFlow and PyTorch.
 """
 
@@ -37,9 +41,15 @@ def _resolve_task(task: RetrievalTask | dict | None, num_items: int) -> Retrieva
     return task
 
 
+@keras.saving.register_keras_serializable(package="recsys")
 class Encoder(keras.layers.Layer):
     """One tower: an id embedding, plus (optionally) features through a small MLP projected to
-    `embedding_dim` and added to it — so a rarely seen id still gets a meaningful embedding."""
+    `embedding_dim` and added to it — so a rarely seen id still gets a meaningful embedding.
+
+    `get_config` holds every constructor argument, so `Encoder.from_config(encoder.get_config())`
+    rebuilds the same architecture; the weights (including the constant feature table, which is a
+    non-trainable weight, not config) travel with the model's weights.
+    """
 
     def __init__(
         self,
@@ -99,6 +109,14 @@ class Encoder(keras.layers.Layer):
             raise DataError(f"feature table must be {(self.num_ids, self.feature_dim)}, got {table.shape}")
         self.features.assign(np.asarray(table, dtype="float32"))
 
+    def feature_embedding(self, features):
+        """The feature path alone: `features` (rows x feature_dim, encoded like the feature table)
+        through the MLP and projection — what `call` adds to the id embedding. It is the whole
+        tower output for an id whose id embedding is zero, i.e. a cold id (see `id_dropout`)."""
+        if not self.feature_dim:
+            raise DataError(f"the {self.name} tower has no features: it embeds ids only.")
+        return self.project(self.hidden(features))
+
     def call(self, indices, training=False):
         embedding = self.id_embedding(indices)
         if self.feature_dim:
@@ -107,7 +125,7 @@ class Encoder(keras.layers.Layer):
                 keep = keras.random.uniform(ops.shape(indices), seed=self.seed_generator) >= self.id_dropout
                 embedding = embedding * ops.expand_dims(ops.cast(keep, embedding.dtype), -1)
             rows = ops.take(self.features, indices, axis=0)
-            embedding = embedding + self.project(self.hidden(rows))
+            embedding = embedding + self.feature_embedding(rows)
         return embedding
 
     def get_config(self):
@@ -123,6 +141,7 @@ class Encoder(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="recsys")
 class EmbeddingModel(keras.Model):
     """Two towers whose dot product is the affinity, and the retrieval task that trains them.
 
@@ -131,6 +150,21 @@ class EmbeddingModel(keras.Model):
     column 0. `compute_loss` hands them to `task` (a `recsys.retrieval.RetrievalTask`; default: the
     in-batch softmax with log-q correction), so `compile()` needs no `loss=`. `task` may also be
     its serialised form, as `spec()` writes it.
+
+    Saving as a `.keras` file: `get_config` is `spec()` (every constructor argument, the task as
+    its serialised config) plus Keras' name and dtype, and the weights include the constant tables
+    (feature tables, the task's `item_log_q`), so the file alone rebuilds a model with identical
+    embeddings, on any backend. Keras' `.keras` format has no `include_optimizer` switch: the file
+    of a compiled, trained model also holds the optimizer (Adam's moments, about two thirds of the
+    file), which lets `load_model(path)` resume training. For serving, save `without_optimizer()`
+    instead (smaller, and loads without compiling), or load with `compile=False`.
+
+    Example (`model` trained, e.g. `bundle.model` of a loaded bundle):
+        >>> import keras
+        >>> import recsys.model  # registers the classes, so that load_model finds them
+        >>> model.without_optimizer().save("model.keras")
+        >>> loaded = keras.saving.load_model("model.keras")
+        >>> users = recsys.model.compute_embeddings(loaded, "user")  # as compute_embeddings(model, "user")
     """
 
     def __init__(
@@ -199,7 +233,50 @@ class EmbeddingModel(keras.Model):
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
     def item_embedding(self, items, training=False):
+        """Item tower output, scaled like `user_embedding`."""
         embedding = self._finish(self.item_encoder(items, training=training))
+        return embedding / np.sqrt(self.temperature) if self.normalize else embedding
+
+    # --- cold start: embeddings from features alone -------------------------------------------
+    def user_embedding_from_features(self, features):
+        """Embeddings of users known only by their features (no id: new users, cold start).
+
+        `features` is a float matrix (rows x `user_feature_dim`) encoded as the user feature table
+        was, e.g. by the saved encoder's `FeatureEncoder.transform_records`. Each row gives exactly
+        what `user_embedding` gives for an id whose id embedding is zero: the feature path, then the
+        same normalisation and temperature. Training with `id_dropout` drops the id embedding of a
+        share of rows, so this is the embedding the model learned for an id it knows nothing about.
+        Returns a backend tensor (rows x embedding_dim), like `user_embedding`; DataError when the
+        model has no user features or the matrix has the wrong shape.
+
+        Example (a bundle from `recsys.bundle.load_bundle`; its saved encoder encodes the record):
+            >>> rows = bundle.user_encoder.transform_records([{"age": 31, "country": "DE"}])
+            >>> users = ops.convert_to_numpy(bundle.model.user_embedding_from_features(rows))
+            >>> scores = users @ bundle.embeddings("item").T  # affinity of the new user to every item
+        """
+        return self._from_features(self.user_encoder, features, "user", self.user_feature_dim)
+
+    def item_embedding_from_features(self, features):
+        """Embeddings of items known only by their features (new items, cold start): as
+        `user_embedding_from_features`, for the item tower (rows x `item_feature_dim`)."""
+        return self._from_features(self.item_encoder, features, "item", self.item_feature_dim)
+
+    def _from_features(self, encoder: Encoder, features, side: str, feature_dim: int):
+        if not feature_dim:
+            raise DataError(
+                f"this model has no {side} features (its {side} tower embeds ids only), so it cannot "
+                f"embed a {side} from features; train with {side} features (use_{side}_features)."
+            )
+        features = ops.convert_to_tensor(features, dtype="float32")
+        shape = tuple(features.shape)
+        if len(shape) != 2 or shape[1] != feature_dim:
+            raise DataError(
+                f"{side} features must be a (rows, {feature_dim}) matrix encoded like the model's "
+                f"{side} feature table, got shape {shape}."
+            )
+        if not self.built:
+            self.build()
+        embedding = self._finish(encoder.feature_embedding(features))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
     # --- training ----------------------------------------------------------------------------
@@ -236,7 +313,28 @@ class EmbeddingModel(keras.Model):
             self.task.set_item_log_q(item_log_q)
 
     def get_config(self):
+        """Keras' config (name, trainable, dtype) and `spec()`: all `from_config` needs."""
         return {**super().get_config(), **self.spec()}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model rebuilt from `get_config()` (the task from its serialised form), unbuilt:
+        Keras then builds it and loads the weights."""
+        return cls(**config)
+
+    def without_optimizer(self) -> EmbeddingModel:
+        """A fresh, uncompiled copy with the same weights and constant tables: what to save for
+        serving, since a `.keras` file of a compiled model also holds the optimizer's state.
+
+        Example:
+            >>> model.without_optimizer().save("model.keras")
+        """
+        if not self.built:
+            self.build()
+        clean = type(self)(**self.spec(), name=self.name)
+        clean.build()
+        clean.set_weights(self.get_weights())
+        return clean
 
     def spec(self) -> dict:
         """Everything needed to rebuild this model before loading its weights."""

@@ -69,10 +69,34 @@ def _as_list(ids: Any) -> list:
     return list(ids)
 
 
+def ops_numpy(variable: Any) -> np.ndarray:
+    from keras import ops
+
+    return np.asarray(ops.convert_to_numpy(variable))
+
+
+def _feature_records(data: Any) -> tuple[list, list[dict]]:
+    """(ids, feature dicts) from `{id: {feature: value}}` or a DataFrame with an `id` column."""
+    if isinstance(data, dict):
+        if not all(isinstance(v, dict) for v in data.values()):
+            raise DataError(
+                "item features must be {item_id: {feature: value}} or a table with an 'id' column."
+            )
+        return list(data), list(data.values())
+    frame = data if isinstance(data, pl.DataFrame) else pl.DataFrame(data)
+    if "id" not in frame.columns:
+        raise DataError(f"the item feature table needs an 'id' column; columns found: {frame.columns}.")
+    return frame["id"].to_list(), frame.drop("id").to_dicts()
+
+
 class Recommender:
     """Recommendations in external ids from a trained model bundle (see the module doc)."""
 
     def __init__(self, bundle: ModelBundle):
+        self._use(bundle)
+
+    def _use(self, bundle: ModelBundle) -> None:
+        """Serve `bundle`: its embeddings and the items' popularity, computed once."""
         self.bundle = bundle
         self.user_vectors = bundle.embeddings("user")
         self.item_vectors = bundle.embeddings("item")
@@ -293,6 +317,108 @@ class Recommender:
         answer = self._answer(list(range(len(histories))), top, scores, empty)
         answer.unknown_items = unknown
         return answer
+
+    def recommend_from_features(
+        self, features: Any, n: int = 10, history: Any = None, exclude_history: bool = True
+    ) -> Recommendations:
+        """Top-n items for new users described by their features (one `{feature: value}` dict, or a
+        list of them), through the user tower's feature path: the cold-start embedding the model
+        learned with id dropout. With `history` (item ids, or one list per user), the feature and
+        the folded-in embeddings are averaged and the history is excluded."""
+        from keras import ops
+
+        records = [features] if isinstance(features, dict) else list(features)
+        encoder, model = self.bundle.user_encoder, self.bundle.model
+        if encoder is None or not model.user_feature_dim:
+            raise DataError(
+                "this model has no user features: recommend from a history, or retrain with user features."
+            )
+        vectors = ops.convert_to_numpy(model.user_embedding_from_features(encoder.transform_records(records)))
+        matrix = sp.csr_matrix((len(records), len(self.item_vectors)), dtype=np.float32)
+        unknown: list[list] = [[] for _ in records]
+        if history is not None:
+            listed = _as_list(history)
+            histories = [_as_list(h) for h in listed] if len(records) > 1 else [listed]
+            if len(histories) != len(records):
+                raise DataError(
+                    f"{len(histories)} histories for {len(records)} feature records; expected one each."
+                )
+            matrix, unknown = self.histories_matrix(histories)
+            has_history = np.diff(matrix.indptr) > 0
+            vectors[has_history] = (vectors[has_history] + self.fold_in(matrix)[has_history]) / 2.0
+        top, scores = self._rank(
+            np.asarray(vectors, np.float32), n, matrix if exclude_history else None, None
+        )
+        answer = self._answer(list(range(len(records))), top, scores, np.zeros(len(records), dtype=bool))
+        answer.unknown_items = unknown
+        return answer
+
+    def add_items(self, item_features: Any) -> int:
+        """Add new items, described by their features, without retraining: `{item_id: {feature:
+        value}}` or a DataFrame with an `id` column. Each is embedded through the item tower's
+        feature path (its id embedding is zero, as for the cold items the model was trained to
+        handle with id dropout) and can be recommended at once; `save` keeps them (the model's item
+        tables grow by these rows). Returns the number of items added."""
+        from recsys.model import EmbeddingModel
+
+        ids, records = _feature_records(item_features)
+        bundle, model = self.bundle, self.bundle.model
+        if bundle.item_encoder is None or not model.item_feature_dim:
+            raise DataError(
+                "this model has no item features: new items cannot be embedded; retrain with them."
+            )
+        vocab = self.item_vocab
+        new_ids = pl.Series("id", ids).cast(vocab.ids.dtype, strict=False)
+        if new_ids.null_count() or new_ids.is_duplicated().any():
+            raise DataError(
+                f"new item ids must be unique and of the catalogue's id type ({vocab.ids.dtype})."
+            )
+        known = vocab.indices_of(new_ids) >= 0
+        if known.any():
+            raise DataError(
+                f"item id(s) {new_ids.filter(pl.Series(known)).head(5).to_list()} are already in the "
+                "catalogue."
+            )
+        table = bundle.item_encoder.transform_records(records, ignore=("id",))
+        combined = pl.concat([vocab.ids, new_ids])
+        order = combined.arg_sort().to_numpy()  # new index -> position in (old items, then new ones)
+        spec = {**model.spec(), "num_items": len(combined)}
+        task_config = spec["task"].get("config", {})
+        if "num_items" in task_config:  # the in-batch softmax's log-q table is per item too
+            spec["task"] = {**spec["task"], "config": {**task_config, "num_items": len(combined)}}
+        grown = EmbeddingModel(**spec)
+        grown.build()
+        padding = {
+            id(model.item_encoder.id_embedding.embeddings): np.zeros(
+                (len(ids), model.embedding_dim), np.float32
+            ),
+            id(model.item_encoder.features): table.astype(np.float32),
+        }
+        log_q = getattr(model.task, "item_log_q", None)
+        if log_q is not None:  # new items were never sampled: the log-q of a single training positive
+            padding[id(log_q)] = np.full(len(ids), float(np.min(ops_numpy(log_q))), np.float32)
+        for old, new in zip(model.weights, grown.weights):
+            value = ops_numpy(old)
+            if id(old) in padding:
+                value = np.concatenate([value, padding[id(old)]])[order]
+            new.assign(value)
+        seen = sp.hstack(
+            [bundle.seen, sp.csr_matrix((bundle.seen.shape[0], len(ids)), dtype=np.float32)]
+        ).tocsr()
+        self._use(
+            ModelBundle(
+                grown,
+                bundle.config,
+                bundle.user_vocab,
+                Vocabulary(combined.gather(order), "item"),
+                seen[:, order],
+                bundle.user_encoder,
+                bundle.item_encoder,
+                bundle.metrics,
+                bundle.history,
+            )
+        )
+        return len(ids)
 
     def similar_items(self, items: Any, n: int = 10) -> Recommendations:
         """The n items closest (cosine of item embeddings) to each given item, itself excluded."""

@@ -145,7 +145,11 @@ def test_ctrl_c_during_training_is_one_line_and_exit_130(tmp_path):
     for name in ("main.py", "data.py", "config.py"):
         shutil.copy(ROOT / name, tmp_path / name)
     with open(tmp_path / "config.py", "a") as config:
-        config.write("\ndemo_num_users = 300\nmax_epochs = 50\nembedding_dim = 8\n")
+        # Long enough (50 epochs, no early stop) that the run cannot end before the signal arrives,
+        # however slowly this test reads the first epoch line.
+        config.write(
+            "\ndemo_num_users = 1000\nmax_epochs = 50\nearly_stopping_patience = 50\nembedding_dim = 8\n"
+        )
     env = {
         "PYTHONPATH": str(ROOT),
         "PATH": "/usr/bin:/bin",

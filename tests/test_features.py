@@ -226,3 +226,89 @@ def test_near_unique_text_is_skipped_unless_declared(capsys):
     assert "title=<unknown>" in declared.column_names and len(declared.column_names) == 51 + 4
     # a table with nothing usable gives no matrix at all
     assert encode_tables(None, frame.select("title"), Config()) == (None, None, None, None)
+
+
+# --- raw records at serving time -----------------------------------------------------------------
+def test_records_through_a_saved_encoder_give_the_training_rows():
+    """The demo's items: records built from raw feature rows (missing values as absent keys),
+    encoded by the encoder after a save round trip, are exactly the training matrix's rows."""
+    from recsys.experiment import Experiment
+
+    experiment = Experiment(Config(demo_num_users=300, verbosity=0))
+    prepared, features = experiment.prepared, experiment.features
+    saved = FeatureEncoder.from_dict(json.loads(json.dumps(features.item_encoder.to_dict())))
+    raw = experiment.raw.item_features
+    assert raw is not None and raw["price"].null_count() > 0  # missing values are exercised
+    sample = np.random.default_rng(0).choice(prepared.n_items, size=40, replace=False)
+    sample = np.union1d(sample, np.flatnonzero(prepared.item_features["price"].is_null().to_numpy())[:5])
+    ids = prepared.item_vocab.to_python(sample)
+    by_id = {row.pop("id"): row for row in raw.to_dicts()}
+    records = [{key: value for key, value in by_id[i].items() if value is not None} for i in ids]
+    np.testing.assert_array_equal(saved.transform_records(records), features.item_matrix[sample])
+    # the raw rows with their id column (ignored by name), and as a DataFrame: the same matrix
+    with_ids = [{"id": i, **by_id[i]} for i in ids]
+    np.testing.assert_array_equal(
+        saved.transform_records(with_ids, ignore=["id"]), features.item_matrix[sample]
+    )
+    frame = pl.DataFrame(with_ids).drop("id")
+    np.testing.assert_array_equal(saved.transform_records(frame), features.item_matrix[sample])
+
+
+def test_records_with_missing_keys_and_mixed_types_match_transform():
+    fit = pl.DataFrame(
+        {
+            "age": [20.0, None, 40.0, 31.5],
+            "level": [1, 2, 3, 2],
+            "genres": ["A|B", "B", None, "C"],
+            "premium": [True, False, True, None],
+        }
+    )
+    encoder = FeatureEncoder.fit(fit, {"level": "categorical"})
+    table = pl.DataFrame(
+        {
+            "age": [None, 25.0, 40.0, 31.5, None],
+            "level": [2.0, None, 7.0, 3.0, 1.0],
+            "genres": ["B|A", None, "Z", "C|", None],
+            "premium": [True, None, False, None, True],
+        }
+    )
+    records = [
+        {"level": 2, "genres": ["B", "A"], "premium": True},  # no age: missing; a list for genres
+        {"age": 25},  # an int where the table had floats
+        {"age": "40", "level": "7", "genres": "Z", "premium": False},  # numeric text
+        {"age": 31.5, "level": 3.0, "genres": "C|"},
+        {"level": 1, "premium": True},
+    ]
+    np.testing.assert_array_equal(encoder.transform_records(records), encoder.transform(table))
+    # nothing known at all: every feature missing (unknown buckets, mean with the missing flag)
+    empty = encoder.transform_records([{}])
+    assert empty.shape == (1, encoder.output_dim)
+    assert column(encoder, empty, "age:missing").tolist() == [1.0]
+    assert column(encoder, empty, "level=<unknown>").tolist() == [1.0]
+    assert encoder.transform_records([]).shape == (0, encoder.output_dim)
+    ints_and_floats = encoder.transform_records([{"age": 25}, {"age": 31.5}])  # one column, two types
+    ages_only = pl.DataFrame({"age": [25.0, 31.5]}).with_columns(
+        pl.lit(None).alias(name) for name in ("level", "genres", "premium")
+    )
+    np.testing.assert_array_equal(ints_and_floats, encoder.transform(ages_only))
+
+
+def test_records_with_unknown_names_are_a_one_line_data_error():
+    encoder = FeatureEncoder.fit(pl.DataFrame({"age": [20, 30], "country": ["US", "DE"]}), name="user")
+    with pytest.raises(
+        DataError, match=r"user features: record 2 has unknown feature name\(s\) 'colour'"
+    ) as info:
+        encoder.transform_records([{"age": 20}, {"colour": "red", "age": 3}])
+    assert "\n" not in str(info.value) and "'age', 'country'" in str(info.value)
+    with pytest.raises(DataError, match=r"unknown feature column\(s\) 'user_id'"):
+        encoder.transform_records(pl.DataFrame({"user_id": [1], "age": [3]}))
+    assert encoder.transform_records(pl.DataFrame({"user_id": [1], "age": [3]}), ignore="user_id").shape == (
+        1,
+        4,
+    )
+    with pytest.raises(DataError, match=r"record 1 is a list"):
+        encoder.transform_records([["age", 20]])
+    with pytest.raises(DataError, match=r"records must be a list"):
+        encoder.transform_records({"age": 20})
+    with pytest.raises(DataError, match=r"'age'.*'old'"):
+        encoder.transform_records([{"age": "old"}])

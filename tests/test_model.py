@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -61,3 +62,81 @@ def test_spec_rebuilds_the_model_and_its_task():
     again = EmbeddingModel(**spec)
     assert again.spec() == model.spec()
     assert isinstance(again.task, BPR) and again.task.num_negatives == 5
+
+
+def test_encoder_config_is_complete_and_registered():
+    encoder = Encoder(
+        9, 4, feature_dim=3, hidden_dim=5, embedding_l2=0.01, seed=7, id_dropout=0.2, name="tower"
+    )
+    config = encoder.get_config()
+    assert Encoder.from_config(config).get_config() == config
+    again = keras.saving.deserialize_keras_object(
+        json.loads(json.dumps(keras.saving.serialize_keras_object(encoder)))
+    )
+    assert isinstance(again, Encoder) and again.get_config() == config
+    assert keras.saving.get_registered_name(Encoder) == "recsys>Encoder"
+    assert keras.saving.get_registered_name(EmbeddingModel) == "recsys>EmbeddingModel"
+
+
+def with_features(normalize: bool) -> tuple[EmbeddingModel, np.ndarray, np.ndarray]:
+    """A model with user and item features, random weights and tables (untrained, but not the seeded
+    initial values)."""
+    rng = np.random.default_rng(4)
+    model = EmbeddingModel(
+        8,
+        6,
+        embedding_dim=5,
+        user_feature_dim=3,
+        item_feature_dim=4,
+        hidden_dim=7,
+        normalize=normalize,
+        temperature=0.2,
+        id_dropout=0.3,
+    )
+    model.build()
+    for variable in model.trainable_weights:
+        variable.assign(rng.normal(0, 0.5, tuple(variable.shape)).astype("float32"))
+    users, items = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(6, 4)).astype("float32")
+    model.set_tables(users, items)
+    return model, users, items
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_embedding_from_features_is_the_tower_of_an_id_with_zero_id_embedding(normalize):
+    model, user_table, item_table = with_features(normalize)
+    for which, encoder, table, from_features in (
+        ("user", model.user_encoder, user_table, model.user_embedding_from_features),
+        ("item", model.item_encoder, item_table, model.item_embedding_from_features),
+    ):
+        rows = np.array([0, 2, 3])
+        weights = numpy(encoder.id_embedding.embeddings).copy()
+        assert np.abs(weights[rows]).min() > 0
+        cold = numpy(from_features(table[rows]))
+        assert not np.allclose(cold, compute_embeddings(model, which)[rows], atol=1e-3)  # ids count
+        weights[rows] = 0.0
+        encoder.id_embedding.embeddings.assign(weights)
+        np.testing.assert_allclose(cold, compute_embeddings(model, which)[rows], rtol=0, atol=1e-6)
+        if normalize:  # the same scale as the towers: norm 1 / sqrt(temperature)
+            np.testing.assert_allclose(np.linalg.norm(cold, axis=1), 1 / np.sqrt(0.2), rtol=1e-5)
+
+
+def test_embedding_from_features_errors():
+    model, user_table, _ = with_features(normalize=True)
+    with pytest.raises(DataError, match=r"user features must be a \(rows, 3\) matrix.*\(4, 4\)"):
+        model.user_embedding_from_features(np.zeros((4, 4), "float32"))
+    with pytest.raises(DataError, match=r"\(3,\)"):
+        model.user_embedding_from_features(user_table[0])
+    ids_only = EmbeddingModel(4, 5, embedding_dim=3)
+    with pytest.raises(DataError, match="this model has no item features"):
+        ids_only.item_embedding_from_features(np.zeros((1, 2), "float32"))
+    with pytest.raises(DataError, match="this model has no user features"):
+        ids_only.user_embedding_from_features(np.zeros((1, 2), "float32"))
+
+
+def test_without_optimizer_is_an_uncompiled_copy_with_the_same_embeddings():
+    model, _, _ = with_features(normalize=True)
+    model.compile(optimizer="adam")
+    clean = model.without_optimizer()
+    assert clean is not model and not clean.compiled and clean.spec() == model.spec()
+    for which in ("user", "item"):
+        assert np.array_equal(compute_embeddings(clean, which), compute_embeddings(model, which))

@@ -83,3 +83,52 @@ def test_candidates_and_similar_items(planted):
     assert 1000 not in similar.items[0] and len(similar.items[1]) == 3
     with pytest.raises(DataError, match="unknown item id"):
         model.similar_items(["not-an-item"])
+
+
+@pytest.fixture(scope="module")
+def with_features():
+    from recsys.demo_data import generate_demo
+
+    demo = generate_demo(num_users=300, seed=0)
+    config = Config(**{**SETTINGS, "embedding_dim": 16, "max_epochs": 3})
+    model = Recommender.fit(demo.interactions, demo.user_features, demo.item_features, config=config)
+    return model, demo
+
+
+def test_a_new_user_from_features_is_ranked_by_the_feature_path(with_features):
+    from keras import ops
+
+    model, demo = with_features
+    row = demo.user_features.row(0, named=True)
+    features = {k: v for k, v in row.items() if k != "id"}
+    answer = model.recommend_from_features(features, n=5)
+    encoded = model.bundle.user_encoder.transform_records([features])
+    vector = ops.convert_to_numpy(model.bundle.model.user_embedding_from_features(encoded))[0]
+    expected = np.argsort(-(model.item_vectors @ vector), kind="stable")[:5]
+    assert answer.items[0] == model.item_vocab.to_python(expected) and answer.fallback == [False]
+    history = answer.items[0][:2]
+    with_history = model.recommend_from_features(features, n=5, history=history)
+    assert not set(history) & set(with_history.items[0])
+
+
+def test_added_items_are_recommended_and_similar_and_saved(with_features, tmp_path):
+    from keras import ops
+
+    model, demo = with_features
+    source = demo.item_features.filter(pl.col("id").is_in(model.item_vocab.ids.implode())).row(0, named=True)
+    features = {k: v for k, v in source.items() if k != "id"}
+    new_id = int(model.item_vocab.ids.max()) + 1
+    assert model.add_items({new_id: features}) == 1
+    index = int(model.item_vocab.indices_of([new_id])[0])
+    encoded = model.bundle.item_encoder.transform_records([features])
+    cold = ops.convert_to_numpy(model.bundle.model.item_embedding_from_features(encoded))[0]
+    assert np.allclose(model.item_vectors[index], cold, atol=1e-5)
+    everything = model.recommend(model.user_vocab.to_python()[:3], n=len(model.item_vocab))
+    assert all(new_id in items for items in everything.items)
+    assert new_id in model.similar_items(source["id"], n=len(model.item_vocab) - 1).items[0]
+    model.save(tmp_path / "grown")
+    again = Recommender.load(tmp_path / "grown")
+    assert again.recommend(["nobody"], n=3).items == model.recommend(["nobody"], n=3).items
+    assert np.allclose(again.item_vectors[index], cold, atol=1e-5)
+    with pytest.raises(DataError, match="already in the catalogue"):
+        again.add_items({new_id: features})
