@@ -1,14 +1,22 @@
-"""Fold-in of new users, measured: `python benchmarks/cold_start.py [--dataset demo|movielens]`.
+"""Cold items and new users, measured: `python benchmarks/cold_start.py [--dataset demo|movielens]`.
 
-10 % of the users (seeded) are held out of training. Each is given their first 5 interactions by
-time as a history and evaluated (Recall@20, NDCG@20, over the full catalogue, history excluded)
-on the rest, for:
+Cold items: 20 % of the items (seeded) are held out of training entirely. After training, they
+are added through `Recommender.add_items` (embedded by the item tower's feature path alone). For
+each training user who interacted with cold items, the cold items are ranked (Recall@20, NDCG@20
+over the cold items) by:
 
-- most popular (history excluded);
-- fold-in by `Recommender.recommend_from_history` (the mean of the history's item embeddings);
-- the ceiling: the same users trained into the model with the same 5 interactions.
+- random order (seeded);
+- "most popular among training items with the same feature values" (the categorical and
+  multi-valued features; numeric ones such as year or price are left out of the key);
+- the model's feature-only item embeddings.
 
-Prints a table. The cold-item half of the cold-start evaluation is still to come.
+Fold-in: 10 % of the users (seeded) are held out of training. Each is given their first 5
+interactions by time as a history and evaluated (Recall@20, NDCG@20, over the full catalogue,
+history excluded) on the rest, for most popular, fold-in by `Recommender.recommend_from_history`
+(the mean of the history's item embeddings), and the ceiling: the same users trained into the
+model with the same 5 interactions.
+
+Prints two tables. Each model trains for `--epochs` epochs on the default settings.
 """
 
 from __future__ import annotations
@@ -28,106 +36,176 @@ MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 HISTORY = 5
 
 
-def load(name: str) -> pl.DataFrame:
+def load(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(interactions with user, item, timestamp; item features with an id column)."""
     from recsys.loading import load_from_hook
 
     if name == "movielens":
         from recsys.movielens import load_movielens
 
-        return load_from_hook(load_movielens(MOVIELENS, with_features=False)).interactions
-    from recsys.demo_data import generate_demo
+        raw = load_from_hook(load_movielens(MOVIELENS))
+    else:
+        from recsys.demo_data import generate_demo
 
-    return generate_demo(num_users=3000, seed=0).interactions
+        raw = generate_demo(num_users=3000, seed=0)
+    assert raw.item_features is not None
+    return raw.interactions.select("user", "item", "timestamp"), raw.item_features
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["demo", "movielens"], default="movielens")
-    parser.add_argument("--epochs", type=int, default=20)
-    args = parser.parse_args()
+def matrix(rows: list[np.ndarray], width: int) -> sp.csr_matrix:
+    """Queries x width binary matrix with the given column indices per row."""
+    lengths = [len(r) for r in rows]
+    data = np.ones(sum(lengths), np.float32)
+    indices = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    return sp.csr_matrix((data, indices, np.concatenate(([0], np.cumsum(lengths)))), shape=(len(rows), width))
 
-    from recsys.config import Config
-    from recsys.log import set_verbosity
+
+def table(title: str, rows: list[tuple[str, dict, float]], reference: str) -> None:
+    base = next(metrics["NDCG@20"] for name, metrics, _ in rows if name == reference)
+    print(f"\n{title}")
+    print(
+        f"{'method':<48}{'Recall@20':>10}{'NDCG@20':>10}"
+        f"{'NDCG vs ' + reference.split(':')[0]:>34}{'seconds':>9}"
+    )
+    for name, metrics, seconds in rows:
+        share = f"{100 * metrics['NDCG@20'] / base:.0f} %"
+        print(f"{name:<48}{metrics['Recall@20']:>10.4f}{metrics['NDCG@20']:>10.4f}{share:>34}{seconds:>9.1f}")
+
+
+def cold_items(frame: pl.DataFrame, item_features: pl.DataFrame, config) -> None:
+    from recsys.metrics import metrics_from_topk
+    from recsys.recommender import Recommender
+
+    items = frame["item"].unique().sort()
+    rng = np.random.default_rng(1)
+    cold_ids = items.filter(pl.Series(rng.random(len(items)) < 0.2))
+    is_cold = pl.col("item").is_in(cold_ids.implode())
+    started = time.perf_counter()
+    model = Recommender.fit(
+        frame.filter(~is_cold), item_features=item_features, config=config, validate=False
+    )
+    seconds = time.perf_counter() - started
+    model.add_items(item_features.filter(pl.col("id").is_in(cold_ids.implode())))
+    cold_ids = cold_ids.filter(pl.Series(model.item_vocab.indices_of(cold_ids) >= 0))
+    position = {item: i for i, item in enumerate(cold_ids.to_list())}
+    held = frame.filter(is_cold & pl.col("user").is_in(model.user_vocab.ids.implode()))
+    users = held["user"].unique().sort().to_list()
+    relevant = matrix(
+        [np.array([position[i] for i in held.filter(pl.col("user") == u)["item"].to_list()]) for u in users],
+        len(cold_ids),
+    )
+
+    def evaluate(ranking_per_user: np.ndarray) -> dict:
+        return metrics_from_topk(ranking_per_user, relevant, [20], len(cold_ids))
+
+    k = min(20, len(cold_ids))
+    random_top = np.stack([rng.permutation(len(cold_ids))[:k] for _ in users]).astype(np.int32)
+    categorical = [c for c, t in item_features.schema.items() if c != "id" and not t.is_numeric()]
+    key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in categorical], separator="\x1f")
+    train_counts = frame.filter(~is_cold).group_by("item").len()
+    keyed = item_features.with_columns(key.alias("key")).select("id", "key")
+    by_key = (
+        keyed.join(train_counts, left_on="id", right_on="item", how="inner")
+        .group_by("key")
+        .agg(pl.col("len").mean())
+    )
+    cold_scores = (
+        pl.DataFrame({"id": cold_ids})
+        .join(keyed, on="id", how="left", maintain_order="left")
+        .join(by_key, on="key", how="left", maintain_order="left")["len"]
+        .fill_null(0.0)
+        .to_numpy()
+    )
+    popular_top = np.tile(np.argsort(-cold_scores, kind="stable")[:k], (len(users), 1)).astype(np.int32)
+    answer = model.recommend(users, n=k, items=cold_ids.to_list())
+    model_top = np.array([[position[i] for i in row] for row in answer.items], dtype=np.int32)
+    rows = [
+        ("random order", evaluate(random_top), 0.0),
+        ("most popular with the same feature values", evaluate(popular_top), 0.0),
+        ("two-tower, feature-only item embeddings", evaluate(model_top), seconds),
+    ]
+    table(
+        f"Cold items: {len(cold_ids):,} items held out of training (20 %), {len(users):,} users who "
+        f"interacted with them; features keyed on {categorical}",
+        rows,
+        "most popular with the same feature values",
+    )
+
+
+def fold_in(frame: pl.DataFrame, config) -> None:
     from recsys.metrics import metrics_from_topk
     from recsys.recommender import Recommender
     from recsys.topn import top_k_from_scores
 
-    set_verbosity(0)
-    frame = load(args.dataset).select("user", "item", "timestamp")
     users = frame["user"].unique().sort()
     rng = np.random.default_rng(0)
-    cold = pl.Series("user", users.to_numpy()[rng.random(len(users)) < 0.1])
+    held_out = pl.Series("user", users.to_numpy()[rng.random(len(users)) < 0.1])
     ranked = (
-        frame.filter(pl.col("user").is_in(cold.implode()))
+        frame.filter(pl.col("user").is_in(held_out.implode()))
         .sort("user", "timestamp")
         .with_columns(pl.int_range(pl.len()).over("user").alias("position"))
     )
-    eligible = ranked.group_by("user").len().filter(pl.col("len") > HISTORY)["user"]
+    eligible = ranked.group_by("user").len().filter(pl.col("len") > HISTORY)["user"].sort()
     ranked = ranked.filter(pl.col("user").is_in(eligible.implode()))
-    history, future = (
-        ranked.filter(pl.col("position") < HISTORY),
-        ranked.filter(pl.col("position") >= HISTORY),
-    )
-    warm = frame.filter(~pl.col("user").is_in(cold.implode()))
-    config = Config(
-        min_interactions_per_user=1, min_interactions_per_item=1, production_epochs=args.epochs, verbosity=0
-    )
+    history = ranked.filter(pl.col("position") < HISTORY)
+    future = ranked.filter(pl.col("position") >= HISTORY)
+    warm = frame.filter(~pl.col("user").is_in(held_out.implode()))
 
     def train(data: pl.DataFrame) -> tuple[Recommender, float]:
         started = time.perf_counter()
-        model = Recommender.fit(data, config=config, validate=False)
-        return model, time.perf_counter() - started
+        return Recommender.fit(data, config=config, validate=False), time.perf_counter() - started
 
     model, seconds = train(warm)
     vocab = model.item_vocab
-    queries = eligible.sort().to_list()
+    queries = eligible.to_list()
     per_user = [history.filter(pl.col("user") == u)["item"].to_list() for u in queries]
-    truth_rows = [vocab.indices_of(future.filter(pl.col("user") == u)["item"]) for u in queries]
-    relevant = sp.csr_matrix(
-        (
-            np.ones(sum(len(r[r >= 0]) for r in truth_rows)),
-            np.concatenate([r[r >= 0] for r in truth_rows]),
-            np.concatenate(([0], np.cumsum([len(r[r >= 0]) for r in truth_rows]))),
-        ),
-        shape=(len(queries), len(vocab)),
-    )
+    truth = [vocab.indices_of(future.filter(pl.col("user") == u)["item"]) for u in queries]
+    relevant = matrix([t[t >= 0] for t in truth], len(vocab))
 
-    def score(items_per_query: list[list]) -> dict:
+    def evaluate(items_per_query: list[list]) -> dict:
         top = np.full((len(queries), 20), -1, dtype=np.int32)
         for q, items in enumerate(items_per_query):
             index = vocab.indices_of(pl.Series(items, dtype=vocab.ids.dtype)) if items else np.zeros(0, int)
             top[q, : len(index)] = index
         return metrics_from_topk(top, relevant, [20], len(vocab))
 
-    rows = []
-    seen = sp.csr_matrix(
-        (
-            np.ones(sum(map(len, per_user))),
-            np.concatenate([vocab.indices_of(pl.Series(h)) for h in per_user]),
-            np.concatenate(([0], np.cumsum(list(map(len, per_user))))),
-        ),
-        shape=(len(queries), len(vocab)),
-    )
+    seen = matrix([vocab.indices_of(pl.Series(h)) for h in per_user], len(vocab))
     popular, _ = top_k_from_scores(np.tile(model.popularity, (len(queries), 1)), 20, seen)
-    rows.append(("most popular", metrics_from_topk(popular, relevant, [20], len(vocab)), 0.0))
+    rows = [("most popular", metrics_from_topk(popular, relevant, [20], len(vocab)), 0.0)]
     started = time.perf_counter()
     answer = model.recommend_from_history(per_user, n=20)
-    rows.append(("fold-in: mean of item embeddings", score(answer.items), time.perf_counter() - started))
+    rows.append(("fold-in: mean of item embeddings", evaluate(answer.items), time.perf_counter() - started))
     ceiling_model, _ = train(pl.concat([warm, history.select("user", "item", "timestamp")]))
-    answer = ceiling_model.recommend(queries, n=20)
-    rows.append(("ceiling: trained with the 5", score(answer.items), seconds))
-
-    print(
-        f"\nFold-in on {args.dataset}: {len(queries)} held-out users, first {HISTORY} interactions "
-        f"as history, {args.epochs} epochs"
+    rows.append(
+        ("ceiling: trained with the same 5", evaluate(ceiling_model.recommend(queries, n=20).items), seconds)
     )
-    print(f"{'method':<36}{'Recall@20':>10}{'NDCG@20':>10}{'% of ceiling NDCG':>19}{'seconds':>9}")
-    ceiling = rows[-1][1]["NDCG@20"]
-    for name, metrics, secs in rows:
-        share = 100 * metrics["NDCG@20"] / ceiling
-        print(
-            f"{name:<36}{metrics['Recall@20']:>10.4f}{metrics['NDCG@20']:>10.4f}{share:>18.0f}%{secs:>9.2f}"
-        )
+    table(
+        f"Fold-in: {len(queries)} held-out users, first {HISTORY} interactions by time as history",
+        rows,
+        "ceiling: trained with the same 5",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["demo", "movielens"], default="demo")
+    parser.add_argument("--part", choices=["cold-items", "fold-in", "both"], default="both")
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+
+    from recsys.config import Config
+    from recsys.log import set_verbosity
+
+    set_verbosity(0)
+    frame, item_features = load(args.dataset)
+    config = Config(
+        min_interactions_per_user=1, min_interactions_per_item=1, production_epochs=args.epochs, verbosity=0
+    )
+    print(f"{args.dataset}: {frame.height:,} interactions; {args.epochs} epochs per model")
+    if args.part in ("cold-items", "both"):
+        cold_items(frame, item_features, config)
+    if args.part in ("fold-in", "both"):
+        fold_in(frame, config)
     return 0
 
 

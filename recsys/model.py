@@ -23,22 +23,30 @@ import numpy as np
 from keras import ops
 
 from recsys.errors import ArtifactError, DataError
-from recsys.retrieval import InBatchSoftmax, RetrievalTask
+from recsys.retrieval import TASKS, InBatchSoftmax, RetrievalTask
 
 
 def _resolve_task(task: RetrievalTask | dict | None, num_items: int) -> RetrievalTask:
-    """The model's retrieval task: as given, rebuilt from its serialised config, or the default."""
+    """The model's retrieval task: as given, rebuilt from its config (`task_spec`), or the default.
+
+    The task is rebuilt by class name from `recsys.retrieval.TASKS` rather than through
+    `keras.saving.deserialize_keras_object`, which imports TensorFlow (when installed) on every
+    backend just to check its types, filling the log with TensorFlow's start-up lines."""
     if task is None:
         return InBatchSoftmax(num_items)
     if isinstance(task, dict):
-        restored = keras.saving.deserialize_keras_object(task)
-        if not isinstance(restored, RetrievalTask):
-            raise ArtifactError(
-                f"the model's task config rebuilds a {type(restored).__name__}, "
-                f"not a retrieval task: {task!r}."
-            )
-        return restored
+        classes = {cls.__name__: cls for cls in TASKS.values()}
+        name = str(task.get("class_name", "")).split(">")[-1]
+        if name not in classes or not isinstance(task.get("config"), dict):
+            raise ArtifactError(f"the model's task config names no known retrieval task: {task!r}.")
+        known = ("num_items", "logq_correction", "num_negatives", "name")  # not Keras' whole layer config
+        return classes[name](**{k: v for k, v in task["config"].items() if k in known})
     return task
+
+
+def task_spec(task: RetrievalTask) -> dict:
+    """A JSON-ready description of a task that `_resolve_task` rebuilds."""
+    return {"class_name": type(task).__name__, "config": {**task.settings(), "name": task.name}}
 
 
 @keras.saving.register_keras_serializable(package="recsys")
@@ -347,7 +355,7 @@ class EmbeddingModel(keras.Model):
             "hidden_dim": self.hidden_dim,
             "normalize": self.normalize,
             "temperature": self.temperature,
-            "task": keras.saving.serialize_keras_object(self.task),
+            "task": task_spec(self.task),
             "embedding_l2": self.embedding_l2,
             "seed": self.seed,
             "id_dropout": self.id_dropout,

@@ -119,10 +119,12 @@ class Recommender:
         validation run on a split of the data (unless `config.production_epochs` is set); the
         final model is trained on every interaction. Nothing is written to disk."""
         from recsys.experiment import Experiment
+        from recsys.log import set_verbosity
         from recsys.pipeline import run_identity
         from recsys.training import fit_on_all, fit_on_split
 
         config = config or Config()
+        set_verbosity(config.verbosity)
         if isinstance(interactions, (str, Path)):
             paths = {"raw_data_fpath": str(interactions)}
             for name, value in (

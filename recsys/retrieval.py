@@ -88,6 +88,14 @@ class RetrievalTask(keras.layers.Layer):
         """One loss value per positive (per row of `logits`)."""
         raise NotImplementedError
 
+    def settings(self) -> dict:
+        """The constructor arguments that rebuild this task (`type(task)(**task.settings())`);
+        plain values, gathered without Keras' serialisation (which imports TensorFlow)."""
+        return {}
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings()}
+
     def compute_loss(self, inputs: dict, embeddings: dict, targets=None, sample_weight=None):
         """The scalar training loss of a batch: per-row losses reduced with the sample weights."""
         return weighted_mean(self.per_example_loss(self.logits(inputs, embeddings), targets), sample_weight)
@@ -151,8 +159,8 @@ class InBatchSoftmax(RetrievalTask):
     def per_example_loss(self, logits, targets):
         return ops.logsumexp(logits, axis=1) - ops.diagonal(logits)
 
-    def get_config(self):
-        return {**super().get_config(), "num_items": self.num_items, "logq_correction": self.logq_correction}
+    def settings(self) -> dict:
+        return {"num_items": self.num_items, "logq_correction": self.logq_correction}
 
 
 class SampledNegatives(RetrievalTask):
@@ -181,8 +189,8 @@ class SampledNegatives(RetrievalTask):
             )
         return ops.sum(ops.expand_dims(users, 1) * items, axis=-1)
 
-    def get_config(self):
-        return {**super().get_config(), "num_negatives": self.num_negatives}
+    def settings(self) -> dict:
+        return {"num_negatives": self.num_negatives}
 
 
 @keras.saving.register_keras_serializable(package="recsys")
