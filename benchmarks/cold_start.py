@@ -65,7 +65,7 @@ def table(title: str, rows: list[tuple[str, dict, float]], reference: str) -> No
     print(f"\n{title}")
     print(
         f"{'method':<48}{'Recall@20':>10}{'NDCG@20':>10}"
-        f"{'NDCG vs ' + reference.split(':')[0]:>34}{'seconds':>9}"
+        f"  {'NDCG vs ' + reference.split(':')[0]:>32}{'seconds':>9}"
     )
     for name, metrics, seconds in rows:
         share = f"{100 * metrics['NDCG@20'] / base:.0f} %"

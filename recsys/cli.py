@@ -71,6 +71,11 @@ COMMANDS: dict[str, tuple[str | None, list[str], str]] = {
         "compute_predictions in order.",
     ),
     "config": (None, ["settings"], "Print every setting with its current value and documentation."),
+    "serve": (
+        None,
+        [],
+        "Serve a model bundle over HTTP (JSON API, docs at /docs); needs fastapi and uvicorn.",
+    ),
 }
 
 
@@ -154,6 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--output", default="config_tuned.py", help="Where the best settings are written."
             )
+        if name == "serve":
+            command.add_argument(
+                "--bundle",
+                default="artifacts/production_model",
+                help="Model bundle folder to serve (default: artifacts/production_model).",
+            )
+            command.add_argument(
+                "--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1)."
+            )
+            command.add_argument("--port", type=int, default=8000, help="Port to listen on (default 8000).")
+            command.add_argument(
+                "--access-log", action="store_true", help="Log every request (off by default: it costs time)."
+            )
     return parser
 
 
@@ -208,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         from recsys.experiment import Experiment
 
         command = _resolve_command(args.command)
+        if command == "serve":  # a bundle holds its own settings: no config, data or output lock
+            from recsys.log import set_verbosity
+            from recsys.service import serve
+
+            set_verbosity(0 if args.quiet else 2 if args.verbose else 1)
+            serve(args.bundle, args.host, args.port, access_log=args.access_log)
+            return
         config_path = args.config if Path(args.config).exists() or args.config != "config.py" else None
         config = configure(config_path, args.set + args.set_after, args.quiet, args.verbose)
         if command == "config":

@@ -1,0 +1,467 @@
+"""The HTTP service: a real `recsys serve` process on 127.0.0.1 answers JSON for known and unknown
+users, histories (with unknown and excluded items), similar items, metadata and docs; every bad
+request is a 4xx JSON error naming the problem. In-process: the serving ranker gives the
+Recommender's answers, alone and batched, and an unexpected error is a 500 without a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from planted import community_interactions
+
+from recsys.cli import main
+from recsys.config import Config
+from recsys.recommender import Recommender
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from recsys.service import Batcher, IdIndex, ServingRecommender, create_app
+from recsys.vocabulary import Vocabulary
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = dict(
+    embedding_dim=16,
+    batch_size=64,
+    max_epochs=8,
+    learning_rate=0.02,
+    min_interactions_per_user=1,
+    min_interactions_per_item=1,
+    metrics_k=[10],
+    monitor_metric="Recall@10",
+    split_strategy="random",
+    verbosity=0,
+)
+START_TIMEOUT_S = 180.0  # the server imports Keras and loads the bundle before it listens
+REQUEST_TIMEOUT_S = 30.0
+
+
+def user_id(u: int) -> int:
+    return 100 + u  # integer user ids
+
+
+def item_id(i: int) -> str:
+    return f"g{i:03d}"  # string item ids
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """A small trained model (users in communities) saved as a bundle: (model, frame, groups, path)."""
+    data, user_group, item_group = community_interactions(n_users=120, n_items=60, per_user=8, seed=5)
+    frame = pl.DataFrame({"user": [user_id(u) for u in data.users], "item": [item_id(i) for i in data.items]})
+    model = Recommender.fit(frame, config=Config(**SETTINGS))
+    path = tmp_path_factory.mktemp("service") / "bundle"
+    model.save(path)
+    return model, frame, user_group, item_group, path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Client:
+    """JSON over http.client, one connection per call, a timeout on everything."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def call(self, method: str, path: str, body=None, raw: bytes | None = None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S)
+        try:
+            if body is not None:
+                raw = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json", **(headers or {})}
+            connection.request(method, path, body=raw, headers=headers or {})
+            response = connection.getresponse()
+            text = response.read().decode()
+            kind = response.getheader("content-type", "")
+            return response.status, kind, (json.loads(text) if "json" in kind else text)
+        finally:
+            connection.close()
+
+    def get(self, path: str):
+        return self.call("GET", path)
+
+    def post(self, body=None, raw: bytes | None = None, headers=None):
+        return self.call("POST", "/recommend", body=body, raw=raw, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def server(planted, tmp_path_factory):
+    """`python -m recsys serve` on a free port of 127.0.0.1, stopped after the module's tests."""
+    path = planted[4]
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "recsys", "serve", "--bundle", str(path), "--port", str(port)]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    client = Client(port)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, f"server exited ({process.returncode}): {log_path.read_text()}"
+            try:
+                if client.get("/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"no /health in {START_TIMEOUT_S} s: {log_path.read_text()}"
+            time.sleep(0.25)
+        yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def seen_items(frame: pl.DataFrame, user: int) -> set:
+    return set(frame.filter(pl.col("user") == user)["item"].to_list())
+
+
+def pairs(answer: dict) -> list:
+    return [(entry["item"], entry["score"]) for entry in answer["items"]]
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+def test_health_docs_and_unknown_route(server):
+    assert server.get("/health") == (200, "application/json", {"status": "ok"})
+    status, kind, text = server.get("/docs")
+    assert status == 200 and kind.startswith("text/html") and "swagger" in text.lower()
+    status, _, schema = server.get("/openapi.json")
+    paths = {"/recommend", "/recommend/{user_id}", "/similar/{item_id}", "/metadata", "/health"}
+    assert status == 200 and paths <= set(schema["paths"])
+    status, _, body = server.get("/nowhere")
+    assert status == 404 and body == {"error": "Not Found"}
+
+
+def test_known_user_gets_the_models_answer_without_seen_items(server, planted):
+    model, frame, user_group, item_group, _ = planted
+    for u in (0, 7, 33):
+        status, _, body = server.get(f"/recommend/{user_id(u)}?n=5")
+        assert status == 200 and body["user"] == user_id(u) and body["fallback"] is False
+        expected = model.recommend([user_id(u)], n=5)
+        assert [item for item, _ in pairs(body)] == expected.items[0]
+        assert np.allclose([s for _, s in pairs(body)], expected.scores[0], atol=1e-5)
+        assert not seen_items(frame, user_id(u)) & {item for item, _ in pairs(body)}
+    status, _, body = server.get(f"/recommend/{user_id(3)}")
+    assert status == 200 and len(body["items"]) == 10  # n defaults to 10
+
+
+def test_unknown_users_get_the_most_popular_items_flagged(server, planted):
+    model, frame, _, _, _ = planted
+    counts = frame.group_by("item").len().sort(["len", "item"], descending=[True, False])
+    for path_id, shown in (("99999", 99999), ("not-a-number", "not-a-number"), ("1.5", "1.5")):
+        status, _, body = server.get(f"/recommend/{path_id}?n=4")
+        assert status == 200 and body["user"] == shown and body["fallback"] is True
+        assert [item for item, _ in pairs(body)] == counts["item"][:4].to_list()
+        assert body["items"][0]["score"] == counts["len"][0]
+
+
+def test_path_ids_take_the_vocabularys_type(server):
+    status, _, body = server.get(f"/recommend/0{user_id(5)}?n=3")  # "0105" is the integer 105
+    assert status == 200 and body["user"] == user_id(5) and body["fallback"] is False
+    status, _, body = server.get(f"/similar/{item_id(5)}?n=3")  # a string vocabulary keeps the text
+    assert status == 200 and body["item"] == item_id(5) and len(body["items"]) == 3
+
+
+def test_history_folds_in_and_reports_unknown_items(server, planted):
+    model, _, _, item_group, _ = planted
+    group = [item_id(i) for i in np.flatnonzero(item_group == 2)[:5]]
+    status, _, body = server.post({"history": [*group, "nope", 17], "n": 5})
+    assert status == 200, body
+    assert body["unknown_items"] == ["nope", 17] and body["fallback"] is False and body["warnings"] == []
+    items = [item for item, _ in pairs(body)]
+    assert len(items) == 5 and not set(group) & set(items)
+    assert items == model.recommend_from_history(group, n=5).items[0]
+    assert np.mean([item_group[int(i[1:])] == 2 for i in items]) >= 0.6
+
+
+def test_exclude_removes_items_and_still_returns_n(server, planted):
+    _, frame, _, item_group, _ = planted
+    history = [item_id(i) for i in np.flatnonzero(item_group == 1)[:4]]
+    _, _, plain = server.post({"history": history, "n": 6})
+    ranked = [item for item, _ in pairs(plain)]
+    status, _, body = server.post({"history": history, "n": 6, "exclude": [*ranked[:2], "unknown-item"]})
+    assert status == 200
+    items = [item for item, _ in pairs(body)]
+    assert len(items) == 6 and items[:4] == ranked[2:] and not set(ranked[:2]) & set(items)
+    top = frame.group_by("item").len().sort(["len", "item"], descending=[True, False])["item"][:4].to_list()
+    status, _, popular = server.post({"exclude": top[:1], "n": 3})  # also from the most popular items
+    assert status == 200 and popular["fallback"] is True and [i for i, _ in pairs(popular)] == top[1:]
+
+
+def test_without_history_the_answer_is_the_most_popular(server, planted):
+    _, frame, _, _, _ = planted
+    top = frame.group_by("item").len().sort(["len", "item"], descending=[True, False])["item"][:3].to_list()
+    for body in ({"n": 3}, {"history": [], "n": 3}, {"history": ["only-unknown"], "n": 3}):
+        status, _, answer = server.post(body)
+        assert status == 200 and answer["fallback"] is True and [i for i, _ in pairs(answer)] == top
+    status, _, answer = server.post(raw=b"")  # no body at all
+    assert status == 200 and answer["fallback"] is True and len(answer["items"]) == 10
+
+
+def test_features_are_refused_alone_and_ignored_with_a_warning_beside_a_history(server, planted):
+    status, _, body = server.post({"features": {"age": 31}, "n": 3})
+    assert status == 422 and body["error"].startswith("features: ") and "does not recommend" in body["error"]
+    history = [item_id(1), item_id(5)]
+    status, _, body = server.post({"history": history, "features": {"age": 31}, "n": 3})
+    assert status == 200 and len(body["items"]) == 3
+    assert len(body["warnings"]) == 1 and "features were ignored" in body["warnings"][0]
+
+
+def test_similar_items_and_unknown_item(server, planted):
+    model = planted[0]
+    status, _, body = server.get(f"/similar/{item_id(10)}?n=4")
+    assert status == 200 and body["item"] == item_id(10)
+    items = [item for item, _ in pairs(body)]
+    assert item_id(10) not in items and items == model.similar_items([item_id(10)], n=4).items[0]
+    for unknown in ("g999", "12"):
+        status, _, body = server.get(f"/similar/{unknown}")
+        assert status == 404 and f"unknown item '{unknown}'" in body["error"]
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("GET", f"/recommend/{user_id(1)}?n=0", None),
+        ("GET", f"/recommend/{user_id(1)}?n=1001", None),
+        ("GET", f"/recommend/{user_id(1)}?n=ten", None),
+        ("GET", f"/similar/{item_id(1)}?n=-3", None),
+        ("POST", "/recommend", {"history": [item_id(1)], "n": 0}),
+        ("POST", "/recommend", {"n": 5000}),
+    ],
+)
+def test_n_out_of_range_is_422_naming_n(server, method, path, body):
+    status, kind, answer = server.call(method, path, body=body)
+    assert status == 422 and kind == "application/json"
+    assert answer["error"].startswith("invalid request: n: ")
+
+
+def test_bad_bodies_are_422_naming_the_problem(server):
+    status, _, body = server.post(raw=b'{"history": [1, 2', headers={"Content-Type": "application/json"})
+    assert status == 422 and "malformed JSON body" in body["error"]
+    status, _, body = server.post({"histroy": ["g001"]})
+    assert status == 422 and "histroy" in body["error"] and "Extra inputs" in body["error"]
+    status, _, body = server.post({"history": ["g001", 2.5, True]})
+    assert status == 422 and "history.1" in body["error"] and "history.2" in body["error"]
+    status, _, body = server.post({"history": "g001"})
+    assert status == 422 and body["error"].startswith("invalid request: history")
+    status, _, body = server.post([1, 2])
+    assert status == 422 and "body" in body["error"]
+    status, _, body = server.post(raw=b"history=g001", headers={"Content-Type": "text/plain"})
+    assert status == 422 and "Content-Type: application/json" in body["error"]
+    status, _, body = server.call("PUT", "/recommend", body={})
+    assert status == 405 and "error" in body
+    status, _, body = server.get("/health")  # still serving after all that
+    assert status == 200
+
+
+def test_metadata(server, planted):
+    model, frame, _, _, path = planted
+    status, _, body = server.get("/metadata")
+    assert status == 200
+    assert body["model"]["embedding_dim"] == 16
+    assert body["model"]["users"] == 120 and body["model"]["items"] == 60
+    assert body["model"]["user_id_type"] == "integer" and body["model"]["item_id_type"] == "string"
+    assert body["data"]["users"] == 120 and body["data"]["items"] == 60
+    assert body["data"]["interactions"] == frame.height
+    assert body["data"]["identity"]["data"]["interactions"] == frame.height
+    written = datetime.fromisoformat(body["trained_at"])
+    assert abs(written.timestamp() - (path / "manifest.json").stat().st_mtime) < 2
+    assert "Recall@10" in body["validation"]
+    assert body["training"]["epochs"] == model.bundle.metrics["epochs"]
+
+
+def test_concurrent_requests_get_the_same_answers_as_sequential_ones(server):
+    users = [user_id(u) for u in range(0, 120, 8)]
+    expected = {u: server.get(f"/recommend/{u}?n=7")[2] for u in users}
+    history = {"history": [item_id(3), item_id(7)], "n": 4}
+    expected_history = server.post(history)[2]
+    results: list = []
+
+    def worker(k: int) -> None:
+        for r in range(6):
+            u = users[(k + r) % len(users)]
+            results.append((u, server.get(f"/recommend/{u}?n=7")))
+            results.append(("history", server.post(history)))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads) and len(results) == 12 * 6 * 2
+    for key, (status, _, body) in results:
+        assert status == 200
+        assert body == (expected_history if key == "history" else expected[key])
+
+
+# --- the command ----------------------------------------------------------------------------------
+def test_missing_bundle_is_one_line_and_exit_1(tmp_path, capsys):
+    assert main(["serve", "--bundle", str(tmp_path / "nothing-here"), "--port", str(free_port())]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no model bundle at") and err.count("\n") == 1
+
+
+def test_a_bundle_that_does_not_load_is_one_line_and_exit_1(tmp_path, capsys):
+    (tmp_path / "broken").mkdir()
+    assert main(["serve", "--bundle", str(tmp_path / "broken"), "--port", str(free_port())]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no trained model at") and err.count("\n") == 1
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(planted, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--bundle", str(planted[4]), "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
+
+
+def test_missing_web_packages_are_one_line_with_the_install_command(planted, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # makes `import uvicorn` fail
+    assert main(["serve", "--bundle", str(planted[4])]) == 1
+    err = capsys.readouterr().err
+    assert "serving needs uvicorn, which is not installed" in err and "pip install" in err
+    assert err.count("\n") == 1
+
+
+def test_serve_shows_in_help():
+    completed = subprocess.run(
+        [sys.executable, "-m", "recsys", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert completed.returncode == 0 and "--bundle" in completed.stdout and "--port" in completed.stdout
+
+
+# --- in process -----------------------------------------------------------------------------------
+def test_serving_ranker_gives_the_recommenders_answers_alone_and_batched(planted):
+    model = planted[0]
+    serving = ServingRecommender.of(model)
+    users = [user_id(u) for u in (0, 5, 77)]
+    batch = serving.users_batch([(serving.users.index(u), n) for u, n in zip(users, (3, 10, 5))])
+    for u, n, answer in zip(users, (3, 10, 5), batch):
+        expected = model.recommend([u], n=n)
+        assert [i for i, _ in answer] == expected.items[0]
+        assert np.allclose([s for _, s in answer], expected.scores[0], atol=1e-5)
+    history = [item_id(2), item_id(9), item_id(44)]
+    indices = serving.items.indices(history)
+    (answer,) = serving.histories_batch([(indices, 6, frozenset())])
+    assert [i for i, _ in answer] == model.recommend_from_history(history, n=6).items[0]
+    (answer,) = serving.similar_batch([(serving.items.index(item_id(4)), 5)])
+    assert [i for i, _ in answer] == model.similar_items([item_id(4)], n=5).items[0]
+    popular = model.recommend([-1], n=4)
+    assert [i for i, _ in serving.popular(4)] == popular.items[0]
+
+
+def test_id_index_maps_request_ids_to_the_vocabularys_type():
+    integers = IdIndex(Vocabulary(pl.Series("id", [-5, 7, 42, 1000]), "user"))
+    assert [integers.coerce(v) for v in ("42", "-5", "007", "4x", " 42", "1_000", "", 2**70)] == [
+        42,
+        -5,
+        7,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert integers.indices(["42", 7, "abc", 3, 1000, "-5"]) == [2, 1, -1, -1, 3, 0]
+    assert integers.index(43) == -1 and integers.index(2000) == -1 and integers.index(None) == -1
+    strings = IdIndex(Vocabulary(pl.Series("id", ["007", "7", "a/b"]), "item"))
+    assert strings.indices(["7", 7, "007", "a/b", "x"]) == [1, 1, 0, 2, -1]
+    assert IdIndex(Vocabulary(pl.Series("id", [], dtype=pl.Int64))).indices(["1"]) == [-1]
+
+
+def test_batcher_answers_in_batches_and_isolates_a_failing_query():
+    seen_batches: list[list] = []
+
+    def double(queries: list) -> list:
+        seen_batches.append(list(queries))
+        if "bad" in queries:
+            raise ValueError("bad query")
+        return [q * 2 for q in queries]
+
+    batcher = Batcher({"double": double}, max_batch=8)
+    try:
+        futures = [batcher.submit("double", q) for q in ("a", "b", "bad", "c")]
+        results = []
+        for future in futures:
+            try:
+                results.append(future.result(timeout=10))
+            except ValueError as exc:
+                results.append(str(exc))
+        assert results == ["aa", "bb", "bad query", "cc"]
+        assert max(len(b) for b in seen_batches) <= 8
+    finally:
+        batcher.close()
+
+
+def asgi_request(app, method: str, path: str, query: bytes = b"") -> tuple[int, dict]:
+    """One request straight through the ASGI app (no server, no HTTP client library)."""
+    sent: list = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    with contextlib.suppress(RuntimeError):  # after a 500, Starlette re-raises for the server's log
+        asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body)
+
+
+def test_an_unexpected_error_is_a_500_without_a_traceback(planted, monkeypatch):
+    serving = ServingRecommender.of(planted[0])
+
+    def broken(queries):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(serving, "users_batch", broken)
+    app = create_app(serving)
+    status, body = asgi_request(app, "GET", "/recommend/100")  # the server re-raises it to its log
+    assert status == 500 and body == {"error": "internal server error"}
+    status, body = asgi_request(app, "GET", "/health")
+    assert status == 200 and body == {"status": "ok"}
