@@ -38,8 +38,10 @@ import scipy.sparse as sp
 from recsys.bundle import ModelBundle, load_bundle
 from recsys.config import Config
 from recsys.errors import DataError
-from recsys.topn import top_k_unseen
+from recsys.topn import top_k_from_scores, top_k_unseen
 from recsys.vocabulary import Vocabulary
+
+SMALL_BATCH = 64  # queries answered by one product on the calling thread (see _rank)
 
 
 @dataclass
@@ -102,6 +104,10 @@ class Recommender:
         self.item_vectors = bundle.embeddings("item")
         # Training interactions per item: the popularity fallback's ranking and scores.
         self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
+        self._popular_order = np.argsort(-self.popularity, kind="stable")
+        # Kept for small batches (a served request), which one product and one selection answer
+        # faster than top_k_unseen's blocked, threaded set-up for whole user bases.
+        self._items_t = np.ascontiguousarray(self.item_vectors.T, dtype=np.float32)
 
     # --- building ---------------------------------------------------------------------------
     @classmethod
@@ -210,8 +216,10 @@ class Recommender:
         self, n_queries: int, n: int, candidates: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The n most popular items (among `candidates`) for every one of n_queries rows."""
-        pool = np.arange(len(self.popularity)) if candidates is None else candidates
-        order = pool[np.argsort(-self.popularity[pool], kind="stable")[:n]]
+        if candidates is None:
+            order = self._popular_order[:n]
+        else:
+            order = candidates[np.argsort(-self.popularity[candidates], kind="stable")[:n]]
         top = np.full((n_queries, n), -1, dtype=np.int32)
         scores = np.full((n_queries, n), -np.inf, dtype=np.float32)
         top[:, : len(order)] = order
@@ -222,6 +230,9 @@ class Recommender:
         self, vectors: np.ndarray, n: int, seen: sp.csr_matrix | None, candidates: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-n by dot product over all items or `candidates` (indices), `seen` excluded."""
+        if candidates is None and len(vectors) <= SMALL_BATCH:
+            scores = np.asarray(vectors, dtype=np.float32) @ self._items_t
+            return top_k_from_scores(scores, n, seen=seen, n_threads=1)
         if candidates is None:
             return top_k_unseen(vectors, self.item_vectors, n, seen=seen)
         local_seen = None if seen is None else seen[:, candidates]

@@ -177,13 +177,10 @@ class IdIndex:
 class ServingRecommender(Recommender):
     """A `Recommender` for answering requests: the same answers, without per-call set-up.
 
-    `Recommender` ranks through `top_k_unseen`, built for scoring every user at once: each call
-    copies the transposed item matrix, checks the embeddings are finite and limits BLAS threads,
-    which together cost ~15x more than scoring one user; its id lookups go through polars, ~0.5 ms
-    a call. Here that set-up is done once: the transposed item matrix, the unit item vectors (for
-    similar items), the popularity order and id indexes (`IdIndex`) are kept, the embeddings are
-    checked on construction, and ranking is one matrix product plus the same exact top-n selection
-    (`top_k_from_scores`) on the calling thread. Candidate-restricted queries take the parent's path.
+    `Recommender` itself answers small batches with one product on the calling thread (its kept
+    transposed item matrix and popularity order); its id lookups go through polars, ~0.5 ms a call.
+    Here the rest of the serving set-up is done once: the unit item vectors (for similar items) and
+    id indexes (`IdIndex`) are kept, and the embeddings are checked on construction.
     The `*_batch` methods rank the queries of several requests together (see `Batcher`).
     """
 
@@ -194,11 +191,9 @@ class ServingRecommender(Recommender):
             if not np.isfinite(vectors).all():
                 raise ArtifactError(f"the {name} embeddings of the bundle contain NaN or infinite values.")
         items = np.ascontiguousarray(self.item_vectors, dtype=np.float32)
-        self._items_t = np.ascontiguousarray(items.T)
         norms = np.linalg.norm(items, axis=1, keepdims=True)
         self._unit_items = items / np.maximum(norms, np.finfo(np.float32).tiny)
         self._unit_items_t = np.ascontiguousarray(self._unit_items.T)
-        self._popular_order = np.argsort(-self.popularity, kind="stable")  # as _popular ranks them
         self.users = IdIndex(self.user_vocab)
         self.items = IdIndex(self.item_vocab)
 
@@ -208,26 +203,6 @@ class ServingRecommender(Recommender):
         if isinstance(recommender, ServingRecommender):
             return recommender
         return cls(recommender.bundle)
-
-    def _rank(
-        self, vectors: np.ndarray, n: int, seen: sp.csr_matrix | None, candidates: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if candidates is not None:
-            return super()._rank(vectors, n, seen, candidates)
-        scores = np.asarray(vectors, dtype=np.float32) @ self._items_t
-        return top_k_from_scores(scores, n, seen=seen, n_threads=1)
-
-    def _popular(
-        self, n_queries: int, n: int, candidates: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if candidates is not None:
-            return super()._popular(n_queries, n, candidates)
-        order = self._popular_order[:n]
-        top = np.full((n_queries, n), -1, dtype=np.int32)
-        scores = np.full((n_queries, n), -np.inf, dtype=np.float32)
-        top[:, : len(order)] = order
-        scores[:, : len(order)] = self.popularity[order]
-        return top, scores
 
     def _scored(
         self, top: np.ndarray, scores: np.ndarray, drop: AbstractSet[int] = frozenset(), n: int = 0

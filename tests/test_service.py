@@ -30,22 +30,12 @@ from recsys.recommender import Recommender
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
+from test_recommender import SETTINGS  # the planted model of test_recommender, here served
+
 from recsys.service import Batcher, IdIndex, ServingRecommender, create_app
 from recsys.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = dict(
-    embedding_dim=16,
-    batch_size=64,
-    max_epochs=8,
-    learning_rate=0.02,
-    min_interactions_per_user=1,
-    min_interactions_per_item=1,
-    metrics_k=[10],
-    monitor_metric="Recall@10",
-    split_strategy="random",
-    verbosity=0,
-)
 START_TIMEOUT_S = 180.0  # the server imports Keras and loads the bundle before it listens
 REQUEST_TIMEOUT_S = 30.0
 
