@@ -2,6 +2,7 @@
 same embeddings (constant tables included) on this backend, and a file saved on one backend loads on
 the others. CI runs this file on JAX, TensorFlow and PyTorch."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -151,6 +152,10 @@ def run_child(backend: str, *args: Path) -> None:
     assert f"{backend} ok {ROOT / 'recsys' / 'model.py'}" in done.stdout  # this checkout's code
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("torch") is None,
+    reason="needs TensorFlow and PyTorch: pip install -r requirements-backends.txt",
+)
 def test_a_file_saved_on_one_backend_loads_on_another(tmp_path):
     """TensorFlow creates and saves a model; PyTorch loads that file and saves it again; JAX loads
     PyTorch's file and saves it again; this process (any backend) loads JAX's file. Each writes the
