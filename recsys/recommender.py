@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from recsys.bundle import ModelBundle, load_bundle
 from recsys.config import Config
 from recsys.errors import DataError
+from recsys.index import RetrievalIndex, make_index
 from recsys.topn import top_k_from_scores, top_k_unseen
 from recsys.vocabulary import Vocabulary
 
@@ -108,6 +109,16 @@ class Recommender:
         # Kept for small batches (a served request), which one product and one selection answer
         # faster than top_k_unseen's blocked, threaded set-up for whole user bases.
         self._items_t = np.ascontiguousarray(self.item_vectors.T, dtype=np.float32)
+        self._index: RetrievalIndex | None = None
+
+    @property
+    def index(self) -> RetrievalIndex:
+        """The retrieval index for large batches: exact up to `recsys.index.AUTO_EXACT_MAX_ITEMS`
+        items, approximate (faiss IVF) above; built on first use, since an approximate index takes
+        seconds to a minute to build."""
+        if self._index is None:
+            self._index = make_index(self.item_vectors, kind="auto")
+        return self._index
 
     # --- building ---------------------------------------------------------------------------
     @classmethod
@@ -234,7 +245,7 @@ class Recommender:
             scores = np.asarray(vectors, dtype=np.float32) @ self._items_t
             return top_k_from_scores(scores, n, seen=seen, n_threads=1)
         if candidates is None:
-            return top_k_unseen(vectors, self.item_vectors, n, seen=seen)
+            return self.index.search(vectors, n, seen=seen)
         local_seen = None if seen is None else seen[:, candidates]
         top, scores = top_k_unseen(vectors, self.item_vectors[candidates], n, seen=local_seen)
         return np.where(top >= 0, candidates[np.maximum(top, 0)], -1).astype(np.int32), scores

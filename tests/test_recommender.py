@@ -132,3 +132,18 @@ def test_added_items_are_recommended_and_similar_and_saved(with_features, tmp_pa
     assert np.allclose(again.item_vectors[index], cold, atol=1e-5)
     with pytest.raises(DataError, match="already in the catalogue"):
         again.add_items({new_id: features})
+
+
+def test_large_batches_go_through_the_retrieval_index_with_the_same_answers(planted):
+    from recsys.index import make_index
+
+    model, _, _, _ = planted
+    users = model.user_vocab.to_python()  # more than a small batch: ranked by the index
+    exact = model.recommend(users, n=5)
+    assert model.index.kind == "exact"
+    model._index = make_index(model.item_vectors, kind="ann", n_lists=4, n_probe=4)  # every list: exact
+    try:
+        approximate = model.recommend(users, n=5)
+    finally:
+        model._index = None
+    assert approximate.items == exact.items
