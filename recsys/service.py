@@ -83,8 +83,8 @@ class RecommendRequest(BaseModel):
     )
     features: dict[str, Any] | None = Field(
         default=None,
-        description="A new user's features. Not served yet: refused without a history, ignored "
-        "(with a warning) beside one.",
+        description="A new user's features ({feature: value}), embedded by the user tower's feature "
+        "path; with a history too, the two embeddings are averaged. Needs a model with user features.",
     )
     n: int = Field(default=10, ge=1, le=MAX_N, description="Number of items to return.")
     exclude: list[Id] = Field(
@@ -521,18 +521,27 @@ def create_app(recommender: Recommender, bundle_path: str | Path | None = None) 
     )
     async def recommend_visitor(body: RecommendRequest | None = None) -> JSONResponse:
         body = body or RecommendRequest()
-        warnings = []
+        warnings: list[str] = []
         history = body.history or []
-        if body.features and not history:
-            return error(
-                422,
-                "features: this service does not recommend from a new user's features yet; send a "
-                "history (item ids the user interacted with), or nothing for the most popular items.",
-            )
         if body.features:
-            warnings.append(
-                "features were ignored: this service does not recommend from features yet; "
-                "the answer uses the history only."
+            # A new user known by features (and maybe a history): the Recommender's feature path,
+            # off the event loop; a model without user features is a 400 naming that.
+            excluded = set(body.exclude)
+            answer = await asyncio.to_thread(
+                model.recommend_from_features, body.features, body.n + len(excluded), history or None
+            )
+            scored = [
+                {"item": item, "score": score}
+                for item, score in zip(answer.items[0], answer.scores[0])
+                if item not in excluded
+            ][: body.n]
+            return JSONResponse(
+                {
+                    "items": scored,
+                    "fallback": False,
+                    "unknown_items": answer.unknown_items[0],
+                    "warnings": warnings,
+                }
             )
         indices = model.items.indices(history)
         unknown = [value for value, index in zip(history, indices) if index < 0]

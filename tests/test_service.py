@@ -53,7 +53,8 @@ def planted(tmp_path_factory):
     """A small trained model (users in communities) saved as a bundle: (model, frame, groups, path)."""
     data, user_group, item_group = community_interactions(n_users=120, n_items=60, per_user=8, seed=5)
     frame = pl.DataFrame({"user": [user_id(u) for u in data.users], "item": [item_id(i) for i in data.items]})
-    model = Recommender.fit(frame, config=Config(**SETTINGS))
+    groups = {user_id(u): {"group": f"c{user_group[u]}"} for u in range(len(user_group))}  # user features
+    model = Recommender.fit(frame, user_features=groups, config=Config(**SETTINGS))
     path = tmp_path_factory.mktemp("service") / "bundle"
     model.save(path)
     return model, frame, user_group, item_group, path
@@ -210,13 +211,24 @@ def test_without_history_the_answer_is_the_most_popular(server, planted):
     assert status == 200 and answer["fallback"] is True and len(answer["items"]) == 10
 
 
-def test_features_are_refused_alone_and_ignored_with_a_warning_beside_a_history(server, planted):
+def test_a_new_user_by_features_gets_their_community(server, planted):
+    model, _, _, item_group, _ = planted
+    status, _, body = server.post({"features": {"group": "c2"}, "n": 5, "exclude": [item_id(2)]})
+    assert status == 200 and body["fallback"] is False and len(body["items"]) == 5
+    items = [item for item, _ in pairs(body)]
+    assert item_id(2) not in items
+    assert (
+        items
+        == [i for i in model.recommend_from_features({"group": "c2"}, n=6).items[0] if i != item_id(2)][:5]
+    )
+    assert np.mean([item_group[int(i[1:])] == 2 for i in items]) >= 0.6
+    history = [item_id(1), "g999"]
+    status, _, body = server.post({"history": history, "features": {"group": "c2"}, "n": 3})
+    assert (
+        status == 200 and body["unknown_items"] == ["g999"] and item_id(1) not in [i for i, _ in pairs(body)]
+    )
     status, _, body = server.post({"features": {"age": 31}, "n": 3})
-    assert status == 422 and body["error"].startswith("features: ") and "does not recommend" in body["error"]
-    history = [item_id(1), item_id(5)]
-    status, _, body = server.post({"history": history, "features": {"age": 31}, "n": 3})
-    assert status == 200 and len(body["items"]) == 3
-    assert len(body["warnings"]) == 1 and "features were ignored" in body["warnings"][0]
+    assert status == 400 and "'age'" in body["error"] and "\n" not in body["error"]
 
 
 def test_similar_items_and_unknown_item(server, planted):
