@@ -115,7 +115,9 @@ class ModelBundle:
             "give the bundle the vocabularies and matrix the model was trained with",
         )
         with atomic_directory(path, lock_wait=SAVE_LOCK_WAIT_S) as tmp:
-            _save_model_weights(self.model, spec, tmp / WEIGHTS)
+            # The model's own weights only: a trained model's save_weights also writes the
+            # optimizer's state (two thirds of the file), which predictions never use.
+            self.model.without_optimizer(spec).save_weights(str(tmp / WEIGHTS))
             (tmp / "model_spec.json").write_text(spec_text)
             (tmp / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2, sort_keys=True))
             self.user_vocab.save(tmp / "user_vocab.parquet")
@@ -147,17 +149,6 @@ def _one_line(exc: BaseException) -> str:
     """An exception as one short line (Keras and h5py messages span several)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _save_model_weights(model: EmbeddingModel, spec: dict, path: Path) -> None:
-    """The model's own weights only. `save_weights` on a trained model also writes its optimizer's
-    state (Adam's two moments per weight, two thirds of the file), which predictions never use; a
-    fresh model rebuilt from the spec and given the trained values has no optimizer, and building
-    it also proves, before the bundle exists, that the spec as written rebuilds this model."""
-    clean = EmbeddingModel(**spec)
-    clean.build()
-    clean.set_weights(model.get_weights())
-    clean.save_weights(str(path))
 
 
 def _sha256(path: Path) -> str:

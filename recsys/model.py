@@ -330,16 +330,18 @@ class EmbeddingModel(keras.Model):
         Keras then builds it and loads the weights."""
         return cls(**config)
 
-    def without_optimizer(self) -> EmbeddingModel:
+    def without_optimizer(self, spec: dict | None = None) -> EmbeddingModel:
         """A fresh, uncompiled copy with the same weights and constant tables: what to save for
         serving, since a `.keras` file of a compiled model also holds the optimizer's state.
+        `spec` (default `self.spec()`) rebuilds it: a bundle passes the spec as written to disk,
+        which proves that the saved spec rebuilds this model.
 
         Example:
             >>> model.without_optimizer().save("model.keras")
         """
         if not self.built:
             self.build()
-        clean = type(self)(**self.spec(), name=self.name)
+        clean = type(self)(**(spec or self.spec()), name=self.name)
         clean.build()
         clean.set_weights(self.get_weights())
         return clean

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from recsys.config import Config
 from recsys.errors import ConfigError, UsageError
@@ -262,13 +261,7 @@ def _users_outside_the_model(
         return pl.Series("id", [], dtype=vocab.ids.dtype), empty.astype(np.int32), empty, np.zeros(0, object)
     users = outside["user"].unique().sort()
     rows = users.search_sorted(outside["user"]).to_numpy()
-    items = recommender.item_vocab.indices_of(outside["item"])
-    known = items >= 0
-    histories = sp.csr_matrix(
-        (np.ones(int(known.sum()), np.float32), (rows[known], items[known])),
-        shape=(len(users), len(recommender.item_vocab)),
-    )
-    histories.sum_duplicates()
+    histories, _ = recommender.history_rows(rows, outside["item"], len(users))
     top, scores, fallback = recommender.rank_histories(histories, n)
     return users, top, scores, np.where(fallback, "popular", "fold_in").astype(object)
 

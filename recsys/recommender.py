@@ -300,19 +300,27 @@ class Recommender:
     def histories_matrix(self, histories: list[list]) -> tuple[sp.csr_matrix, list[list]]:
         """Queries x items matrix of the known items of each history, and each history's unknown items."""
         flat = [item for history in histories for item in history]
-        index = self.item_vocab.indices_of(pl.Series(flat, strict=False)) if flat else np.zeros(0, np.int64)
         row = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
-        known = index >= 0
-        matrix = sp.csr_matrix(
-            (np.ones(int(known.sum()), np.float32), (row[known], index[known])),
-            shape=(len(histories), len(self.item_vectors)),
-        )
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
+        matrix, known = self.history_rows(row, pl.Series(flat, strict=False), len(histories))
         unknown: list[list] = [[] for _ in histories]
         for position in np.flatnonzero(~known):  # only the unknown items, to report them
             unknown[row[position]].append(flat[position])
         return matrix, unknown
+
+    def history_rows(
+        self, rows: np.ndarray, items: pl.Series, n_queries: int
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Queries x items binary matrix from (query row, external item id) pairs, vectorised;
+        and which pairs name an item the model knows (the others are left out)."""
+        index = self.item_vocab.indices_of(items) if len(items) else np.zeros(0, np.int64)
+        known = index >= 0
+        matrix = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (rows[known], index[known])),
+            shape=(n_queries, len(self.item_vectors)),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0  # an item repeated in a history counts once
+        return matrix, known
 
     def rank_histories(
         self, histories: sp.csr_matrix, n: int, exclude_history: bool = True
