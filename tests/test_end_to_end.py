@@ -18,13 +18,21 @@ ROOT = Path(__file__).resolve().parents[1]
 TOP_N = 10
 
 
+def copy_template(folder: Path, settings: str, files=("main.py", "data.py", "config.py")) -> dict:
+    """The template's files in `folder`, `settings` appended to its config.py; the environment to
+    run it with (this checkout's engine, JAX, nothing else of the caller's)."""
+    for name in files:
+        shutil.copy(ROOT / name, folder / name)
+    with open(folder / "config.py", "a") as config:
+        config.write("\n" + settings)
+    return {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "jax", "HOME": str(folder)}
+
+
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("template")
-    for name in ("main.py", "config.py"):
-        shutil.copy(ROOT / name, folder / name)
-    with open(folder / "config.py", "a") as config:
-        config.write(f"\ndemo_num_users = 400\nmax_epochs = 3\ntop_n = {TOP_N}\nembedding_dim = 32\n")
+    settings = f"demo_num_users = 400\nmax_epochs = 3\ntop_n = {TOP_N}\nembedding_dim = 32\n"
+    env = copy_template(folder, settings, files=("main.py", "config.py"))
     # A data.py whose get_raw_data() counts its calls (one line per call) and returns the demo data.
     (folder / "data.py").write_text(
         "from pathlib import Path\nfrom recsys.demo_data import generate_demo\n\n"
@@ -33,7 +41,6 @@ def template_run(tmp_path_factory):
         "    demo = generate_demo(num_users=400, seed=0)\n"
         "    return demo.interactions, demo.user_features, demo.item_features\n"
     )
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "KERAS_BACKEND": "jax", "HOME": str(folder)}
     completed = subprocess.run(
         [sys.executable, "main.py"], cwd=folder, capture_output=True, text=True, env=env, timeout=900
     )
@@ -142,21 +149,10 @@ def test_help_lists_actions_and_options():
 def test_ctrl_c_during_training_is_one_line_and_exit_130(tmp_path):
     import signal
 
-    for name in ("main.py", "data.py", "config.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    with open(tmp_path / "config.py", "a") as config:
-        # Long enough (50 epochs, no early stop) that the run cannot end before the signal arrives,
-        # however slowly this test reads the first epoch line.
-        config.write(
-            "\ndemo_num_users = 1000\nmax_epochs = 50\nearly_stopping_patience = 50\nembedding_dim = 8\n"
-        )
-    env = {
-        "PYTHONPATH": str(ROOT),
-        "PATH": "/usr/bin:/bin",
-        "KERAS_BACKEND": "jax",
-        "HOME": str(tmp_path),
-        "PYTHONUNBUFFERED": "1",
-    }
+    # Long enough (50 epochs, no early stop) that the run cannot end before the signal arrives,
+    # however slowly this test reads the first epoch line.
+    settings = "demo_num_users = 1000\nmax_epochs = 50\nearly_stopping_patience = 50\nembedding_dim = 8\n"
+    env = {**copy_template(tmp_path, settings), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "main.py", "train_validation_model"],
         cwd=tmp_path,
