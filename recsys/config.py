@@ -206,7 +206,7 @@ class Config:
     )
     embedding_l2: NonNegativeFloat = _f(0.0, "L2 penalty on the id embeddings.")
     id_dropout: Annotated[float, Ge(0), Lt(1)] = _f(
-        0.3,
+        0.1,
         "With features: share of training rows whose id embedding is dropped, so the feature path "
         "learns to describe cold users/items alone.",
     )
@@ -220,6 +220,11 @@ class Config:
     max_epochs: PositiveInt = _f(100, "Upper bound on training epochs; early stopping usually ends sooner.")
     early_stopping_patience: PositiveInt = _f(
         15, "Epochs without improvement of the monitored metric before training stops."
+    )
+    early_stopping_min_delta: NonNegativeFloat = _f(
+        0.001,
+        "Smallest rise of the monitored metric that counts as an improvement (for early stopping, "
+        "the best epoch and its checkpoint), so a plateau's noise does not prolong training.",
     )
     monitor_metric: Name = _f(
         "NDCG@20",

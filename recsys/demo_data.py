@@ -18,7 +18,8 @@ The generating process (all vectorised; nothing loops per user or per interactio
 * A player's games are distinct draws from that mixture (successive sampling without
   replacement), their number is log-normal (skewed), ratings 1-5 rise with the player's affinity
   for the game (plus player and game biases and noise), and times fall within each player's
-  active window during 2023, games of their second taste cluster later (taste drift).
+  active window during 2023, games of their second taste cluster later (taste drift). A player
+  plays only games released before their window ends, and a new game after its release.
 
 Sampling is O(interactions): draws go through the per-component CDFs (grouped by component, so
 each binary search stays in cache), duplicates are removed per chunk of players.
@@ -242,11 +243,16 @@ def _distinct_draws(
     cumulative_weights: np.ndarray,
     cdf: np.ndarray,
     first_seen: np.ndarray,
+    window_end: np.ndarray,
+    release: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """For a chunk of players, `k[p]` distinct games each from their mixture, in draw order.
 
     Draws with replacement and keeps each player's first k distinct games, which is successive
     sampling without replacement; players still short after a round draw again (a few rounds).
+    A game released after a player's active window ends (`release[game] >= window_end[player]`,
+    both fractions of the year) cannot be played by them: such draws are discarded, so the
+    mixture is renormalised over the games out by then.
     `first_seen` is a reusable (players x games) table of first draw positions, all _UNSEEN on
     entry and on return, so duplicates are found without sorting.
     Returns (player index in the chunk, game index, total games still missing), player-major.
@@ -260,6 +266,8 @@ def _distinct_draws(
         local = np.repeat(np.arange(n_players, dtype=np.int32), draws)
         slot = (rng.random(len(local))[:, None] >= cumulative_weights[local]).sum(axis=1)
         item = _draw_items(rng, components[local, slot], cdf)
+        released = release[item] < window_end[local]
+        local, item = local[released], item[released]
         key = local.astype(np.int64) * n_items + item
         position = np.arange(drawn, drawn + len(key), dtype=np.int32)
         np.minimum.at(first_seen, key, position)
@@ -346,7 +354,14 @@ def generate_demo(
     for lo in range(0, num_users, chunk_users):  # loop per chunk of players
         hi = min(num_users, lo + chunk_users)
         user, game, short = _distinct_draws(
-            rng, counts[lo:hi], components[lo:hi], cumulative_weights[lo:hi], cdf, first_seen
+            rng,
+            counts[lo:hi],
+            components[lo:hi],
+            cumulative_weights[lo:hi],
+            cdf,
+            first_seen,
+            start[lo:hi] + duration[lo:hi],
+            items["release"],
         )
         user = user.astype(np.int64) + lo
         shortfall += short
@@ -376,14 +391,14 @@ def generate_demo(
             1.0 + np.exp(-(np.log(position / (1.0 - position + 1e-12) + 1e-12) + DRIFT_STRENGTH * drift))
         )
         fraction = start[user] + duration[user] * position
-        # A game released during the year is played after its release: new games are cold in a
-        # time-based split, so their features (genres, difficulty, price) are what describe them.
+        # A game released during the player's window is played after its release, still within
+        # the window: new games are young in a time-based split (few training interactions), so
+        # their features (genres, difficulty, price) are much of what describes them.
         release = items["release"][game]
+        window_end = start[user] + duration[user]
         early = fraction < release
-        after_release = np.where(early, release, 0.0) + (
-            1.0 - np.where(early, release, 0.0)
-        ) * 0.5 * rng.random(len(user))
-        fraction = np.where(early, after_release, fraction)
+        released_at = np.where(early, release, 0.0)  # finite (old games have release -inf)
+        fraction = np.where(early, released_at + (window_end - released_at) * rng.random(len(user)), fraction)
         when = YEAR_START + np.round(YEAR * fraction)
         for name, values in (
             ("user", user.astype(np.int32)),

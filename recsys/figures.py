@@ -37,7 +37,7 @@ def history_figure(
     """Figure of the training curves (unsaved, so tests can inspect its artists): see plot_history."""
     metric_names = _validation_metrics(history, monitor)
     if best_epoch is None and monitor and history.get(f"val_{monitor}"):
-        best_epoch = int(np.argmax(history[f"val_{monitor}"])) + 1  # as training.fit chooses it
+        best_epoch = int(np.argmax(history[f"val_{monitor}"])) + 1  # a history without its best epoch
     baseline = baseline or {}
     columns = 2 if metric_names else 1
     legend_width = 3.3 if metric_names else 0.0  # the metrics legend sits right of its panel

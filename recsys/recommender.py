@@ -43,6 +43,10 @@ from recsys.topn import top_k_from_scores, top_k_unseen
 from recsys.vocabulary import Vocabulary
 
 SMALL_BATCH = 64  # queries answered by one product on the calling thread (see _rank)
+# Weight of log(1 + item's training interactions) added to a folded-in user's scores (see
+# `fold_in`): measured by `python benchmarks/cold_start.py`, best between 1 and 1.5 on the demo
+# and on MovieLens, for 5- and 20-item histories alike.
+FOLD_IN_POPULARITY_WEIGHT = 1.0
 
 
 @dataclass
@@ -106,6 +110,10 @@ class Recommender:
         # Training interactions per item: the popularity fallback's ranking and scores.
         self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
         self._popular_order = np.argsort(-self.popularity, kind="stable")
+        log_popularity = np.log1p(self.popularity)
+        self._fold_in_prior = (FOLD_IN_POPULARITY_WEIGHT * (log_popularity - log_popularity.mean())).astype(
+            np.float32
+        )
         # Kept for small batches (a served request), which one product and one selection answer
         # faster than top_k_unseen's blocked, threaded set-up for whole user bases.
         self._items_t = np.ascontiguousarray(self.item_vectors.T, dtype=np.float32)
@@ -238,16 +246,30 @@ class Recommender:
         return top, scores
 
     def _rank(
-        self, vectors: np.ndarray, n: int, seen: sp.csr_matrix | None, candidates: np.ndarray | None
+        self,
+        vectors: np.ndarray,
+        n: int,
+        seen: sp.csr_matrix | None,
+        candidates: np.ndarray | None,
+        prior: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-n by dot product over all items or `candidates` (indices), `seen` excluded."""
+        """Top-n by dot product over all items or `candidates` (indices), `seen` excluded; `prior`
+        (one score per item) is added to every query's scores when given (exact search)."""
         if candidates is None and len(vectors) <= SMALL_BATCH:
             scores = np.asarray(vectors, dtype=np.float32) @ self._items_t
+            if prior is not None:
+                scores += prior
             return top_k_from_scores(scores, n, seen=seen, n_threads=1)
-        if candidates is None:
+        if candidates is None and prior is None:
             return self.index.search(vectors, n, seen=seen)
+        items = self.item_vectors
+        if prior is not None:  # the prior as one more dimension: a query's 1 times the item's prior
+            vectors = np.hstack([vectors, np.ones((len(vectors), 1), np.float32)])
+            items = np.hstack([items, prior[:, None]])
+        if candidates is None:
+            return top_k_unseen(vectors, items, n, seen=seen)
         local_seen = None if seen is None else seen[:, candidates]
-        top, scores = top_k_unseen(vectors, self.item_vectors[candidates], n, seen=local_seen)
+        top, scores = top_k_unseen(vectors, items[candidates], n, seen=local_seen)
         return np.where(top >= 0, candidates[np.maximum(top, 0)], -1).astype(np.int32), scores
 
     def rank_users(
@@ -282,13 +304,16 @@ class Recommender:
         """User vectors for new users from their histories (rows of a queries x items matrix): the
         mean of the history items' embeddings, scaled like the user tower's output (unit norm /
         sqrt(temperature) when the model normalises), so its scores read like a known user's. One
-        sparse product for all queries.
+        sparse product for all queries. `rank_histories` adds a popularity prior to their scores
+        (`FOLD_IN_POPULARITY_WEIGHT` x log(1 + training interactions), centred): a mean of a few
+        log-q-corrected item embeddings carries none of the popularity a trained user vector
+        learns, and short histories need it most.
 
-        Chosen by measurement (`python benchmarks/cold_start.py`, MovieLens, 5-item histories):
-        the mean reached about the NDCG@20 of the same users trained into the model; an
-        implicit-feedback least-squares solve against the frozen item embeddings reached 35 % of
-        it, since its Gramian pushes users away from the popular directions that in-batch softmax
-        training folds into every item embedding.
+        Chosen by measurement (`python benchmarks/cold_start.py`, 5-item histories): the mean
+        reached about the NDCG@20 of the same users trained into the model, and the prior lifts it
+        above (demo +20 %, MovieLens +10 %); an implicit-feedback least-squares solve against the
+        frozen item embeddings reached 35 % of it, since its Gramian pushes users away from the
+        popular directions that in-batch softmax training folds into every item embedding.
         """
         counts = np.maximum(np.diff(histories.indptr), 1)[:, None]
         vectors = np.asarray(histories @ self.item_vectors, dtype=np.float32) / counts
@@ -326,10 +351,12 @@ class Recommender:
         self, histories: sp.csr_matrix, n: int, exclude_history: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Top-n item indices and scores for new users given as history rows (see `fold_in`), the
-        history excluded; rows without a known item get the most popular items. Returns (items,
-        scores, fallback mask)."""
+        history excluded, with the fold-in popularity prior; rows without a known item get the most
+        popular items. Returns (items, scores, fallback mask)."""
         empty = np.diff(histories.indptr) == 0
-        top, scores = self._rank(self.fold_in(histories), n, histories if exclude_history else None, None)
+        top, scores = self._rank(
+            self.fold_in(histories), n, histories if exclude_history else None, None, self._fold_in_prior
+        )
         if empty.any():
             top[empty], scores[empty] = self._popular(int(empty.sum()), n, None)
         return top, scores, empty

@@ -117,6 +117,21 @@ class RankingMetrics(keras.callbacks.Callback):
             logs.update({f"val_{name}": value for name, value in metrics.items() if name != "users"})
 
 
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the weights whenever `early_stopping` has just counted an improvement, so the file
+    always holds the epoch that early stopping restores (Keras' ModelCheckpoint knows no
+    min_delta). Must come after `early_stopping` in the callback list."""
+
+    def __init__(self, path: str | Path, early_stopping: keras.callbacks.EarlyStopping):
+        super().__init__()
+        self.path, self.early_stopping = Path(path), early_stopping
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.early_stopping.best_epoch == epoch:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.model.save_weights(str(self.path), overwrite=True)
+
+
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch: loss, the shown validation metrics, seconds, and a `*` when the
     monitored metric improves; most-popular's metrics once before, in the same columns. On a
@@ -125,9 +140,15 @@ class EpochLog(keras.callbacks.Callback):
 
     REDRAW_SECONDS = 0.25
 
-    def __init__(self, shown: list[str], baseline: dict | None = None, monitor: str | None = None):
+    def __init__(
+        self,
+        shown: list[str],
+        baseline: dict | None = None,
+        monitor: str | None = None,
+        min_delta: float = 0.0,
+    ):
         super().__init__()
-        self.shown, self.baseline, self.monitor = shown, baseline, monitor
+        self.shown, self.baseline, self.monitor, self.min_delta = shown, baseline, monitor, min_delta
         self.live = stdout_is_terminal() and verbosity() >= 1
         self.best = -np.inf
         self.started = self.drawn = 0.0
@@ -165,7 +186,7 @@ class EpochLog(keras.callbacks.Callback):
             line += "  " + format_metrics(metrics, shown)
         line += f"  ({time.perf_counter() - self.started:.1f} s)"
         value = logs.get(f"val_{self.monitor}") if self.monitor else None
-        if value is not None and value > self.best:
+        if value is not None and value - self.min_delta > self.best:
             self.best = value
             line += " *"
         say(line)
@@ -291,30 +312,27 @@ def fit(
         train_matrix = train.user_item_matrix() if train_matrix is None else train_matrix
         heldout = validation.user_item_matrix() if validation_matrix is None else validation_matrix
         callbacks.append(RankingMetrics(train_matrix, heldout, list(config.metrics_k)))
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                mode="max",
-                patience=config.early_stopping_patience,
-                restore_best_weights=True,
-                verbose=0,
-            )
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor=monitor,
+            mode="max",
+            patience=config.early_stopping_patience,
+            min_delta=config.early_stopping_min_delta,
+            restore_best_weights=True,
+            verbose=0,
         )
+        callbacks.append(early_stopping)
         if checkpoint_path:
-            Path(checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
-            callbacks.append(
-                keras.callbacks.ModelCheckpoint(
-                    str(checkpoint_path),
-                    monitor=monitor,
-                    mode="max",
-                    save_best_only=True,
-                    save_weights_only=True,
-                    verbose=0,
-                )
-            )
+            callbacks.append(BestCheckpoint(checkpoint_path, early_stopping))
     if log_epochs:
         shown = [f"{m}@{k}" for k in config.metrics_k for m in ("Recall", "NDCG")]
-        callbacks.append(EpochLog(shown, baseline, config.monitor_metric if validation is not None else None))
+        callbacks.append(
+            EpochLog(
+                shown,
+                baseline,
+                config.monitor_metric if validation is not None else None,
+                config.early_stopping_min_delta,
+            )
+        )
     callbacks += extra_callbacks or []
     started = time.perf_counter()
     history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=0)
@@ -324,8 +342,8 @@ def fit(
         model, {k: [float(v) for v in vs] for k, vs in history.history.items()}, seconds=seconds
     )
     if validation is not None and result.history.get(monitor):
-        values = result.history[monitor]
-        best = int(np.argmax(values))
+        # The epoch early stopping restored: the last one that beat the best by min_delta.
+        best = early_stopping.best_epoch
         result.best_epoch = best + 1
         result.best_metrics = {k[4:]: vs[best] for k, vs in result.history.items() if k.startswith("val_")}
     else:

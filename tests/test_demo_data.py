@@ -179,3 +179,21 @@ def test_write_demo_files_round_trip_through_csv_loading(tmp_path):
 def test_too_few_users_is_config_error():
     with pytest.raises(ConfigError, match="at least 10"):
         generate_demo(num_users=3)
+
+
+def test_new_games_do_not_pile_up_at_the_end_of_every_history(demo):
+    """Games released during the year are played within a player's active window, after release:
+    they must not crowd each player's last interactions (a time-based validation split would then
+    be mostly new games, unlike training). Their share of each player's last 20 % by time stays
+    within twice their share of the rest."""
+    frame = demo.interactions.sort("user", "timestamp")
+    first_play = frame.group_by("item").agg(pl.col("timestamp").min().alias("first"))
+    mid_year = frame["timestamp"].min() + 0.5 * 365 * 86400
+    new_games = first_play.filter(pl.col("first") > mid_year)["item"]
+    ranked = frame.with_columns(
+        (pl.int_range(pl.len()).over("user") >= (0.8 * pl.len()).over("user")).alias("last_fifth"),
+        pl.col("item").is_in(new_games.implode()).alias("new"),
+    )
+    share = ranked.group_by("last_fifth").agg(pl.col("new").mean()).sort("last_fifth")["new"].to_list()
+    assert len(new_games) > 0.1 * frame["item"].n_unique()
+    assert share[1] < 2 * share[0], share

@@ -31,7 +31,7 @@ def copy_template(folder: Path, settings: str, files=("main.py", "data.py", "con
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("template")
-    settings = f"demo_num_users = 400\nmax_epochs = 3\ntop_n = {TOP_N}\nembedding_dim = 32\n"
+    settings = f"demo_num_users = 400\nmax_epochs = 6\ntop_n = {TOP_N}\nembedding_dim = 32\n"
     env = copy_template(folder, settings, files=("main.py", "config.py"))
     # A data.py whose get_raw_data() counts its calls (one line per call) and returns the demo data.
     (folder / "data.py").write_text(

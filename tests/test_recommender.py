@@ -74,6 +74,28 @@ def test_fold_in_from_history_recommends_the_community_and_reports_unknown_items
     assert empty.fallback == [True] and len(empty.items[0]) == 3
 
 
+def test_fold_in_scores_are_the_mean_embedding_plus_the_popularity_prior(planted):
+    """A folded-in user's score of an item is its dot product with the (scaled) mean of the
+    history's embeddings plus FOLD_IN_POPULARITY_WEIGHT x centred log(1 + training interactions),
+    in the small-batch and the large-batch paths alike."""
+    from recsys import recommender as module
+
+    model, _, _, item_group = planted
+    history = [i + 1000 for i in np.flatnonzero(item_group == 1)[:4]]
+    matrix, _ = model.histories_matrix([history])
+    vector = model.fold_in(matrix)[0]
+    log_popularity = np.log1p(model.popularity)
+    prior = module.FOLD_IN_POPULARITY_WEIGHT * (log_popularity - log_popularity.mean())
+    expected = model.item_vectors @ vector + prior
+    answer = model.recommend_from_history(history, n=6)
+    index = model.item_vocab.indices_of(pl.Series(answer.items[0]))
+    assert np.allclose(answer.scores[0], expected[index], atol=1e-4)
+    assert module.FOLD_IN_POPULARITY_WEIGHT > 0 and np.ptp(prior) > 0
+    many = model.recommend_from_history([history] * (module.SMALL_BATCH + 1), n=6)  # the blocked path
+    assert many.items[0] == answer.items[0]
+    assert np.allclose(many.scores[0], answer.scores[0], atol=1e-4)
+
+
 def test_candidates_and_similar_items(planted):
     model, _, _, item_group = planted
     candidates = [1000, 1001, 1002, 1003]

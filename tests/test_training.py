@@ -50,9 +50,13 @@ def test_every_loss_learns_the_communities(loss):
     assert len(result.history["loss"]) == len(result.history["val_Recall@10"])
 
 
-def test_best_weights_are_restored_and_checkpointed(tmp_path):
+@pytest.mark.parametrize("min_delta", [0.0, 1.0])
+def test_best_weights_are_restored_and_checkpointed(tmp_path, min_delta):
+    """The best epoch is the last one that beat the best by `early_stopping_min_delta` (with 0:
+    the highest; with 1.0, more than a ranking metric can rise: the first). The model holds its
+    weights, and so does the checkpoint file."""
     data, _, _ = community_interactions(seed=1)
-    config = small_config(max_epochs=5, learning_rate=0.05)
+    config = small_config(max_epochs=5, learning_rate=0.05, early_stopping_min_delta=min_delta)
     split = split_interactions(data, config)
     model = build_model(config, data.n_users, data.n_items, None, None, split.train)
     checkpoint = tmp_path / "best.weights.h5"
@@ -60,10 +64,16 @@ def test_best_weights_are_restored_and_checkpointed(tmp_path):
         model, split.train, config, validation=split.validation, checkpoint_path=checkpoint, log_epochs=False
     )
     history = result.history["val_Recall@10"]
-    assert result.best_epoch == int(np.argmax(history)) + 1
-    now = evaluate_model(model, split.train.user_item_matrix(), split.validation.user_item_matrix(), [10])
-    assert now["Recall@10"] == pytest.approx(max(history), abs=1e-6)
-    assert checkpoint.exists() and checkpoint.stat().st_size > 0
+    if min_delta == 0:
+        assert result.best_epoch == int(np.argmax(history)) + 1
+    else:  # no later epoch counts as an improvement: stopped after `patience` more epochs
+        assert result.best_epoch == 1 and len(history) == 1 + config.early_stopping_patience
+    matrices = split.train.user_item_matrix(), split.validation.user_item_matrix()
+    now = evaluate_model(model, *matrices, [10])
+    assert now["Recall@10"] == pytest.approx(history[result.best_epoch - 1], abs=1e-6)
+    restored = build_model(config, data.n_users, data.n_items, None, None, split.train)
+    restored.load_weights(str(checkpoint))
+    assert evaluate_model(restored, *matrices, [10])["Recall@10"] == pytest.approx(now["Recall@10"], abs=1e-6)
 
 
 def test_training_is_reproducible_for_a_seed():
