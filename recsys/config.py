@@ -44,6 +44,8 @@ NegativeScores = Literal["drop", "error"]
 FeatureType = Literal["categorical", "numeric", "multi_categorical"]
 OutputFormat = Literal["json", "jsonl", "parquet"]
 NegativeSampling = Literal["uniform", "popularity"]
+ScoreWeighting = Literal["auto", "linear", "log"]
+DemoScore = Literal["rating", "hours"]
 
 LOSSES: tuple[str, ...] = typing.get_args(Loss)
 SPLITS: tuple[str, ...] = typing.get_args(SplitStrategy)
@@ -74,6 +76,7 @@ OUTPUT_ONLY_SETTINGS = frozenset(
         "recommendations_fpath",
         "recommendations_format",
         "similar_items_n",
+        "report_fpath",
         "similar_items_fpath",
         "production_epochs",
     }
@@ -143,6 +146,11 @@ class Config:
     demo_num_users: PositiveInt = _f(
         3000, "Size of the built-in demo dataset: number of users (items and interactions scale with it)."
     )
+    demo_score: DemoScore = _f(
+        "rating",
+        "Score of the built-in demo: 'rating' (1-5 stars) or 'hours' (hours played, heavy-tailed "
+        "counts); the same interactions either way.",
+    )
 
     # --- split ------------------------------------------------------------------------------
     per_user_val_fraction: OpenFraction = _f(
@@ -199,6 +207,12 @@ class Config:
     use_scores_as_weights: bool = _f(
         True, "When scores exist, weight each positive by its score divided by the mean score."
     )
+    score_weighting: ScoreWeighting = _f(
+        "auto",
+        "How a score becomes a positive's weight (with use_scores_as_weights): 'linear': score / "
+        "mean; 'log': 1 + log(1 + score / median), for counts (plays, clicks, minutes); 'auto': "
+        "'linear' for ratings on a small scale (0 to 10), 'log' otherwise (the choice is printed).",
+    )
     recency_weighting: NonNegativeFloat | None = _f(
         None,
         "Weight positives by exp(r*(p-1)), p the time-rank percentile in the user's history; "
@@ -253,6 +267,11 @@ class Config:
         "json",
         "'json': the seed's {user: [[item, score], ...]}; 'jsonl' / 'parquet': one row per "
         "(user, rank, item, score).",
+    )
+    report_fpath: Name = _f(
+        "report.html",
+        "Where each run writes its report: one self-contained HTML page (EDA, metrics, curves, "
+        "sample users' histories beside their recommendations).",
     )
     similar_items_n: PositiveInt = _f(
         20, "Number of similar items per item written by the similar_items action."
