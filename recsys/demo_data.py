@@ -296,13 +296,19 @@ def generate_demo(
     seed: int = 0,
     num_items: int | None = None,
     interactions_per_user: float | None = None,
+    score: str = "rating",
 ) -> RawData:
-    """Synthetic players x games data: interactions (user, item, score 1-5, timestamp) and both
-    feature tables.
+    """Synthetic players x games data: interactions (user, item, score, timestamp) and both
+    feature tables. `score`: 'rating' (1-5 stars) or 'hours' (hours played, 0.1 to thousands,
+    heavy-tailed: a count-like score); both rise with the player's liking for the game, and the
+    interactions are the same for either.
 
     User ids are strings ("player_00042"), game ids integers. Games default to ~0.19 per player and
     interactions to ~35 per player at 3,000 players (~143 at 140,000). Deterministic for a seed.
     """
+    if score not in ("rating", "hours"):
+        raise ConfigError(f"demo_score must be 'rating' or 'hours', got {score!r}.")
+    score_kind = score
     if int(num_users) < 10:
         raise ConfigError(f"demo_num_users must be at least 10, got {num_users}.")
     num_users = int(num_users)
@@ -379,7 +385,13 @@ def generate_demo(
             + 0.55 * taste
             + rng.normal(0.0, 0.75, len(user))
         )
-        score = np.clip(np.rint(rating), 1, 5)
+        stars = np.clip(np.rint(rating), 1, 5)
+        # Hours played: the same liking, on a heavy-tailed scale (log-normal: a few games are
+        # played for hundreds of hours, most for a few); drawn in both modes, so that the rating
+        # and the hours variants hold the same interactions.
+        hours = np.maximum(
+            np.round(np.exp(1.6 + 0.9 * (rating - 3.1) + rng.normal(0.0, 1.0, len(user))), 1), 0.1
+        )
         # Taste drift: games near the player's second latent cluster come later in their window
         # (tastes move), so recent interactions predict the future better than old ones.
         drift = (
@@ -403,7 +415,7 @@ def generate_demo(
         for name, values in (
             ("user", user.astype(np.int32)),
             ("game", game.astype(np.int32)),
-            ("score", score.astype(np.int8)),
+            ("score", (stars if score_kind == "rating" else hours).astype(np.float64)),
             ("when", when),
         ):
             parts[name].append(values)
@@ -439,7 +451,8 @@ def generate_demo(
         f"  generated {plural(interactions.height, 'interaction')} in {elapsed:.1f}s"
         + (f" ({shortfall:,} fewer than planned: some players' draws repeated games)" if shortfall else "")
     )
-    source = f"demo dataset ({num_users:,} players, {n_items:,} games, seed {seed})"
+    scored_by = "" if score_kind == "rating" else ", scores: hours played"
+    source = f"demo dataset ({num_users:,} players, {n_items:,} games, seed {seed}{scored_by})"
     return RawData(interactions, user_features, item_features, source=source)
 
 

@@ -71,7 +71,8 @@ def load_raw_data(config: Config, hook: RawDataHook | None = None) -> RawData:
     from recsys.demo_data import generate_demo
 
     say(f"No raw_data_fpath configured: using the built-in demo dataset ({config.demo_num_users:,} players).")
-    return generate_demo(num_users=config.demo_num_users, seed=0)  # the same data whatever the training seed
+    # seed 0: the same data whatever the training seed
+    return generate_demo(num_users=config.demo_num_users, seed=0, score=config.demo_score)
 
 
 def call_hook(hook: RawDataHook) -> Any:

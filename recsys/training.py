@@ -23,7 +23,9 @@ from recsys.log import say, stdout_is_terminal, verbosity
 from recsys.metrics import metric_names
 from recsys.model import EmbeddingModel, compute_embeddings
 from recsys.retrieval import RetrievalTask, make_task
-from recsys.sampling import InteractionDataset, positive_weights
+from recsys.sampling import InteractionDataset, choose_score_weighting, positive_weights
+
+SCORE_WEIGHTING_TEXT = {"linear": "linearly (score / mean)", "log": "by 1 + log(1 + score / median)"}
 
 if TYPE_CHECKING:  # only for annotations: the experiment sits above training
     from recsys.experiment import Experiment
@@ -85,7 +87,9 @@ def make_dataset(train: Interactions, config, task: RetrievalTask | None = None)
     task = task or task_from_config(config, train.n_items)
     targets = task.targets(train, config.use_scores_as_weights)
     recency = config.effective_recency_weighting(train.timestamps is not None)
-    weights = positive_weights(train, config.use_scores_as_weights and targets is None, recency)
+    weights = positive_weights(
+        train, config.use_scores_as_weights and targets is None, recency, config.score_weighting
+    )
     return InteractionDataset(
         train,
         batch_size=config.batch_size,
@@ -303,6 +307,9 @@ def fit(
     """
     seed_training(config.seed)
     dataset = make_dataset(train, config, model.task)
+    if log_epochs and train.scores is not None and config.use_scores_as_weights:
+        kind, reason = choose_score_weighting(train.scores, config.score_weighting)
+        say(f"  scores weigh positives {SCORE_WEIGHTING_TEXT[kind]} ({reason}).")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
     # A non-finite loss stops training at once (and is refused below): NaN weights must never be
     # evaluated, checkpointed or saved.

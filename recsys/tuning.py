@@ -41,6 +41,7 @@ def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> di
     }
     if has_scores:
         changes["use_scores_as_weights"] = choice("use_scores_as_weights", [True, False])
+        changes["score_weighting"] = choice("score_weighting", ["linear", "log"])
     if has_timestamps:
         current = config.effective_recency_weighting(True)
         changes["recency_weighting"] = between("recency_weighting", 0.0, 3.0, current)
@@ -129,7 +130,11 @@ def tune(
         "learning_rate": config.learning_rate,
         "batch_size": config.batch_size,
         "embedding_l2": config.embedding_l2,
-        **({"use_scores_as_weights": config.use_scores_as_weights} if has_scores else {}),
+        **(
+            {"use_scores_as_weights": config.use_scores_as_weights, "score_weighting": config.score_weighting}
+            if has_scores
+            else {}
+        ),
         **({"recency_weighting": config.effective_recency_weighting(True)} if has_timestamps else {}),
     }
     study.enqueue_trial(current)  # trial 0: the current settings, so the search can only improve on them

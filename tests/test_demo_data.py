@@ -197,3 +197,15 @@ def test_new_games_do_not_pile_up_at_the_end_of_every_history(demo):
     share = ranked.group_by("last_fifth").agg(pl.col("new").mean()).sort("last_fifth")["new"].to_list()
     assert len(new_games) > 0.1 * frame["item"].n_unique()
     assert share[1] < 2 * share[0], share
+
+
+def test_hours_played_are_heavy_tailed_counts_of_the_same_interactions(demo):
+    hours = generate_demo(num_users=3000, seed=0, score="hours")
+    columns = ["user", "item", "timestamp"]
+    assert hours.interactions.select(columns).equals(demo.interactions.select(columns))
+    played, stars = hours.interactions["score"].to_numpy(), demo.interactions["score"].to_numpy()
+    assert played.min() >= 0.1 and played.max() > 1000
+    assert np.percentile(played, 99) > 10 * np.median(played)  # heavy tail
+    assert np.corrcoef(np.log(played), stars)[0, 1] > 0.4  # the same liking drives both
+    with pytest.raises(ConfigError, match="demo_score"):
+        generate_demo(num_users=300, seed=0, score="minutes")

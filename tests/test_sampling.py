@@ -3,7 +3,13 @@
 import numpy as np
 
 from recsys.interactions import Interactions
-from recsys.sampling import InteractionDataset, positive_weights, recency_weights
+from recsys.sampling import (
+    InteractionDataset,
+    choose_score_weighting,
+    positive_weights,
+    recency_weights,
+    score_weights,
+)
 
 
 def data(n_users=50, n_items=40, seed=0):
@@ -70,6 +76,31 @@ def test_weights_have_mean_one_and_follow_scores_and_recency():
     mine = np.flatnonzero(d.users == user)
     order = mine[np.argsort(d.timestamps[mine])]
     assert np.all(np.diff(r[order]) > 0) and np.isclose(r[order][-1], 1.0)
+
+
+def test_auto_score_weighting_is_linear_for_ratings_and_log_for_counts():
+    assert choose_score_weighting(np.array([1.0, 3.0, 5.0]))[0] == "linear"
+    assert choose_score_weighting(np.array([0.5, 4.5, 10.0]))[0] == "linear"
+    kind, reason = choose_score_weighting(np.array([1.0, 3.0, 40.0, 350_000.0]))
+    assert kind == "log" and "counts" in reason and "350,000" in reason
+    assert choose_score_weighting(np.array([1.0, 350_000.0]), "linear")[0] == "linear"  # the setting wins
+    assert choose_score_weighting(np.array([1.0, 5.0]), "log")[0] == "log"
+
+
+def test_log_weighting_keeps_heavy_tailed_counts_from_dominating():
+    """Play counts from 1 to 350,000: linear weights give the top pair ~10^5 times the weight of
+    the lightest; log weights (1 + log(1 + c / median)) a few tens, rising with the count, and
+    they do not depend on the unit (hours or seconds)."""
+    rng = np.random.default_rng(0)
+    counts = np.r_[np.round(np.exp(rng.normal(2.0, 2.0, 5000))) + 1, 350_000.0]
+    users = np.arange(counts.size, dtype=np.int32) % 100
+    d = Interactions(users, np.arange(counts.size, dtype=np.int32), 100, counts.size, scores=counts)
+    linear = positive_weights(d, use_scores=True, recency=0.0, score_weighting="linear")
+    log = positive_weights(d, use_scores=True, recency=0.0, score_weighting="auto")
+    assert linear.max() / linear.min() > 1e5
+    assert 5 < log.max() / log.min() < 50 and np.isclose(log.mean(), 1.0)
+    assert np.all(np.diff(log[np.argsort(counts, kind="stable")]) >= -1e-6)
+    assert np.allclose(score_weights(counts, "log"), score_weights(3600 * counts, "log"))
 
 
 def test_sparse_data_skips_the_redraw_check_dense_data_keeps_it():

@@ -123,3 +123,17 @@ def test_the_task_decides_negatives_targets_and_tables(loss):
         assert np.allclose(weights, positive_weights(train, True, 0.0)[rows])
     if loss == "softmax":
         assert np.allclose(ops.convert_to_numpy(model.task.item_log_q), item_log_q(train))
+
+
+def test_count_scores_are_log_weighted_and_the_choice_is_printed(capsys):
+    data, _, _ = community_interactions(seed=6)
+    plays = np.round(np.exp(np.random.default_rng(1).normal(3.0, 2.0, len(data)))) + 1
+    train = Interactions(data.users, data.items, data.n_users, data.n_items, scores=plays.astype("float32"))
+    config = small_config(max_epochs=1, recency_weighting=0.0)
+    _, _, weights = make_dataset(train, config)[0]
+    rows = make_dataset(train, config)._permutation[: len(weights)]
+    assert np.allclose(weights, positive_weights(train, True, 0.0, "log")[rows])
+    model = build_model(config, data.n_users, data.n_items, None, None, train)
+    fit(model, train, config, log_epochs=True)
+    out = capsys.readouterr().out
+    assert "scores weigh positives by 1 + log(1 + score / median)" in out and "look like counts" in out

@@ -1,0 +1,23 @@
+"""The tuning search space: it holds the current settings, and the score weighting and recency
+knobs only when the data has scores and timestamps."""
+
+import optuna
+import pytest
+
+from recsys.config import Config
+from recsys.tuning import suggest
+
+
+@pytest.mark.parametrize("has_scores, has_timestamps", [(True, True), (False, False)])
+def test_search_space_follows_the_data(has_scores, has_timestamps):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    config = Config(score_weighting="auto")
+    changes = suggest(trial, config, has_scores=has_scores, has_timestamps=has_timestamps)
+    assert ("score_weighting" in changes) == has_scores
+    assert ("recency_weighting" in changes) == has_timestamps
+    if has_scores:
+        choices = trial.distributions["score_weighting"].choices
+        assert set(choices) == {"auto", "linear", "log"}  # both transforms, and the current setting
+        assert changes["score_weighting"] in choices
+    assert config.embedding_dim in trial.distributions["embedding_dim"].choices
