@@ -104,7 +104,8 @@ class ModelBundle:
         another process's save (re-entrant: a run that holds its output folder saves at once)."""
         path = Path(path)
         seen = self.seen.tocsr().astype(np.float32)
-        spec_text = json.dumps(self.model.spec(), indent=2)
+        # Id tables unpadded (row_multiple 1): a model-parallel run's bundle loads on one device.
+        spec_text = json.dumps({**self.model.spec(), "row_multiple": 1}, indent=2)
         spec = json.loads(spec_text)
         check_consistency(
             spec,

@@ -46,6 +46,7 @@ OutputFormat = Literal["json", "jsonl", "parquet"]
 NegativeSampling = Literal["uniform", "popularity"]
 ScoreWeighting = Literal["auto", "linear", "log"]
 DemoScore = Literal["rating", "hours"]
+Distribution = Literal["none", "data_parallel", "model_parallel"]
 
 LOSSES: tuple[str, ...] = typing.get_args(Loss)
 SPLITS: tuple[str, ...] = typing.get_args(SplitStrategy)
@@ -229,6 +230,11 @@ class Config:
     batch_size: PositiveInt = _f(
         1024,
         "Positive interactions per training batch (also the number of in-batch negatives for 'softmax').",
+    )
+    distribution: Distribution = _f(
+        "none",
+        "Training across devices (JAX only, through keras.distribution): 'data_parallel' splits "
+        "each batch over all devices; 'model_parallel' also shards the id tables by rows over them.",
     )
     learning_rate: PositiveFloat = _f(4e-3, "Adam learning rate (cosine-decayed over max_epochs).")
     max_epochs: PositiveInt = _f(100, "Upper bound on training epochs; early stopping usually ends sooner.")

@@ -68,19 +68,21 @@ class Encoder(keras.layers.Layer):
         embedding_l2: float = 0.0,
         seed: int = 0,
         id_dropout: float = 0.0,
+        row_multiple: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.id_dropout = float(id_dropout)
         self.seed_generator = keras.random.SeedGenerator(seed + 3)
         self.num_ids = int(num_ids)
+        self.row_multiple = int(row_multiple)
         self.embedding_dim = int(embedding_dim)
         self.feature_dim = int(feature_dim)
         self.hidden_dim = int(hidden_dim)
         self.embedding_l2 = float(embedding_l2)
         self.seed = int(seed)
         self.id_embedding = keras.layers.Embedding(
-            self.num_ids,
+            padded_rows(self.num_ids, self.row_multiple),
             self.embedding_dim,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed),
             embeddings_regularizer=keras.regularizers.L2(self.embedding_l2) if self.embedding_l2 else None,
@@ -146,6 +148,7 @@ class Encoder(keras.layers.Layer):
             "embedding_l2": self.embedding_l2,
             "seed": self.seed,
             "id_dropout": self.id_dropout,
+            "row_multiple": self.row_multiple,
         }
 
 
@@ -189,10 +192,12 @@ class EmbeddingModel(keras.Model):
         embedding_l2: float = 0.0,
         seed: int = 0,
         id_dropout: float = 0.0,
+        row_multiple: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_users, self.num_items = int(num_users), int(num_items)
+        self.row_multiple = int(row_multiple)
         self.embedding_dim = int(embedding_dim)
         self.user_feature_dim, self.item_feature_dim = int(user_feature_dim), int(item_feature_dim)
         self.hidden_dim = int(hidden_dim)
@@ -209,6 +214,7 @@ class EmbeddingModel(keras.Model):
             embedding_l2,
             seed,
             id_dropout,
+            row_multiple,
             name="user_encoder",
         )
         self.item_encoder = Encoder(
@@ -219,6 +225,7 @@ class EmbeddingModel(keras.Model):
             embedding_l2,
             seed + 10,
             id_dropout,
+            row_multiple,
             name="item_encoder",
         )
         self.task: RetrievalTask = _resolve_task(task, self.num_items)
@@ -334,7 +341,8 @@ class EmbeddingModel(keras.Model):
         """A fresh, uncompiled copy with the same weights and constant tables: what to save for
         serving, since a `.keras` file of a compiled model also holds the optimizer's state.
         `spec` (default `self.spec()`) rebuilds it: a bundle passes the spec as written to disk,
-        which proves that the saved spec rebuilds this model.
+        which proves that the saved spec rebuilds this model. Built outside any distribution
+        scope, the copy lives on one device, whatever sharding the original was trained with.
 
         Example:
             >>> model.without_optimizer().save("model.keras")
@@ -343,7 +351,10 @@ class EmbeddingModel(keras.Model):
             self.build()
         clean = type(self)(**(spec or self.spec()), name=self.name)
         clean.build()
-        clean.set_weights(self.get_weights())
+        # A spec with another row_multiple (a bundle saves a sharded model's tables unpadded)
+        # keeps the leading rows: padding rows are never looked up.
+        values = zip(self.get_weights(), clean.weights, strict=True)
+        clean.set_weights([value[: target.shape[0]] if value.ndim else value for value, target in values])
         return clean
 
     def spec(self) -> dict:
@@ -361,7 +372,14 @@ class EmbeddingModel(keras.Model):
             "embedding_l2": self.embedding_l2,
             "seed": self.seed,
             "id_dropout": self.id_dropout,
+            "row_multiple": self.row_multiple,
         }
+
+
+def padded_rows(num_ids: int, row_multiple: int) -> int:
+    """Rows of an id table: `num_ids` rounded up to a multiple of `row_multiple` (the number of
+    shards a model-parallel run splits the table into; the extra rows are never looked up)."""
+    return -(-num_ids // row_multiple) * row_multiple
 
 
 def compute_embeddings(model: EmbeddingModel, which: str, batch_size: int = 65536) -> np.ndarray:

@@ -441,7 +441,7 @@ class Recommender:
         table = bundle.item_encoder.transform_records(records, ignore=("id",))
         combined = pl.concat([vocab.ids, new_ids])
         order = combined.arg_sort().to_numpy()  # new index -> position in (old items, then new ones)
-        spec = {**model.spec(), "num_items": len(combined)}
+        spec = {**model.spec(), "num_items": len(combined), "row_multiple": 1}
         task_config = spec["task"].get("config", {})
         if "num_items" in task_config:  # the in-batch softmax's log-q table is per item too
             spec["task"] = {**spec["task"], "config": {**task_config, "num_items": len(combined)}}
@@ -458,8 +458,8 @@ class Recommender:
             padding[id(log_q)] = np.full(len(ids), float(np.min(ops_numpy(log_q))), np.float32)
         for old, new in zip(model.weights, grown.weights):
             value = ops_numpy(old)
-            if id(old) in padding:
-                value = np.concatenate([value, padding[id(old)]])[order]
+            if id(old) in padding:  # (the id table may hold padding rows beyond num_items: dropped)
+                value = np.concatenate([value[: model.num_items], padding[id(old)]])[order]
             new.assign(value)
         seen = sp.hstack(
             [bundle.seen, sp.csr_matrix((bundle.seen.shape[0], len(ids)), dtype=np.float32)]

@@ -94,11 +94,18 @@ class InteractionDataset(keras.utils.PyDataset):
         targets: np.ndarray | None = None,
         seed: int = 0,
         shuffle: bool = True,
+        full_batches: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if len(interactions) == 0:
             raise DataError("no training interactions to sample from")
+        if full_batches and len(interactions) < batch_size:
+            raise DataError(
+                f"{len(interactions):,} training interactions are fewer than one batch "
+                f"(batch_size {batch_size}), which a distributed run needs; lower batch_size."
+            )
+        self.full_batches = full_batches
         self.users = interactions.users.astype(np.int32)
         self.items = interactions.items.astype(np.int32)
         self.n_items = interactions.n_items
@@ -129,6 +136,10 @@ class InteractionDataset(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.users))
 
     def __len__(self) -> int:
+        """Batches per epoch; with `full_batches` (a distributed run, whose batches must divide the
+        devices) the last partial batch is left out, and the next epoch's shuffle covers its rows."""
+        if self.full_batches:
+            return len(self.users) // self.batch_size
         return math.ceil(len(self.users) / self.batch_size)
 
     def on_epoch_end(self) -> None:

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from recsys import distribution
 from recsys.config import Config
 from recsys.errors import ConfigError
 from recsys.evaluation import embedding_scorer, evaluate, format_metrics
@@ -59,6 +60,11 @@ def build_model(
     whatever its task derives from the training interactions (the softmax's log-q table)."""
     user_table = user_features if user_features is not None and config.use_user_features else None
     item_table = item_features if item_features is not None and config.use_item_features else None
+    with distribution.scope(config):  # variables laid out over the devices, if distributed
+        return _build(config, n_users, n_items, user_table, item_table, train)
+
+
+def _build(config, n_users, n_items, user_table, item_table, train: Interactions) -> EmbeddingModel:
     task = task_from_config(config, n_items)
     model = EmbeddingModel(
         num_users=n_users,
@@ -73,6 +79,7 @@ def build_model(
         embedding_l2=config.embedding_l2,
         seed=config.seed,
         id_dropout=config.id_dropout,
+        row_multiple=distribution.row_multiple(config),
     )
     model.build()
     model.set_tables(user_table, item_table)
@@ -98,6 +105,7 @@ def make_dataset(train: Interactions, config, task: RetrievalTask | None = None)
         weights=weights,
         targets=targets,
         seed=config.seed,
+        full_batches=config.distribution != "none",
     )
 
 
@@ -310,7 +318,8 @@ def fit(
     if log_epochs and train.scores is not None and config.use_scores_as_weights:
         kind, reason = choose_score_weighting(train.scores, config.score_weighting)
         say(f"  scores weigh positives {SCORE_WEIGHTING_TEXT[kind]} ({reason}).")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
+    with distribution.scope(config):
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
     # A non-finite loss stops training at once (and is refused below): NaN weights must never be
     # evaluated, checkpointed or saved.
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
@@ -342,7 +351,8 @@ def fit(
         )
     callbacks += extra_callbacks or []
     started = time.perf_counter()
-    history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=0)
+    with distribution.scope(config):
+        history = model.fit(dataset, epochs=epochs or config.max_epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
     check_finite_loss(history.history.get("loss", []), config)
     result = TrainingResult(
