@@ -99,8 +99,8 @@ class Config:
     # --- data -------------------------------------------------------------------------------
     raw_data_fpath: str | None = _f(
         None,
-        "Interactions file (CSV or Parquet). None: get_raw_data() in data.py, "
-        "else the built-in demo dataset.",
+        "Interactions file (CSV or Parquet), or a folder of Parquet files read as one. None: "
+        "get_raw_data() in data.py, else the built-in demo dataset.",
     )
     user_column: Name = _f("user", "Column of the interactions file holding user ids.")
     item_column: Name = _f("item", "Column of the interactions file holding item ids.")

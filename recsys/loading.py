@@ -286,9 +286,15 @@ def read_table(
     what: str = "data",
     id_columns: tuple = (),
     text_columns: tuple = (),
+    columns: tuple | None = None,
 ) -> pl.DataFrame:
-    """Read a CSV or Parquet file. CSV id columns (and `text_columns`) are read as text, so that
-    '007' stays '007'; `_check_ids` turns ids into integers only where that loses nothing.
+    """Read a CSV or Parquet file, or a folder of Parquet files. CSV id columns (and
+    `text_columns`) are read as text, so that '007' stays '007'; `_check_ids` turns ids into
+    integers only where that loses nothing. `columns`: read only these (those present) from
+    Parquet, so other columns never reach memory.
+
+    A folder is read lazily as one table: its `*.parquet` files in name order (which is the row
+    order that `duplicate_policy = "last"` follows), only `columns` projected.
 
     Any parse failure is one DataError line: for a CSV, the row of the first invalid UTF-8 byte,
     unbalanced quote or extra field (found by a vectorised scan), else polars' first line, cut."""
@@ -296,14 +302,14 @@ def read_table(
     if not path.exists():
         raise DataError(f"{what} file {path} does not exist (check the path in config.py).")
     if path.is_dir():
-        raise DataError(f"{what} file {path} is a folder; expected a CSV or Parquet file.")
+        return _read_parquet_folder(path, what, columns)
     if path.stat().st_size == 0:
         raise DataError(f"{what} file {path} is empty; expected a header row and at least one data row.")
     is_parquet = path.suffix.lower() in (".parquet", ".pq")
     header: list[str] = []
     try:
         if is_parquet:
-            frame = pl.read_parquet(path)
+            frame = _scan_parquet([path], columns).collect()
         else:
             header = _csv_header(path, separator)
             overrides = {c: pl.String for c in (*id_columns, *text_columns) if c in header}
@@ -327,6 +333,33 @@ def read_table(
         )
     if frame.height == 0:
         raise DataError(f"{what} file {path} has a header but no data rows.")
+    return frame
+
+
+def _scan_parquet(files: list[Path], columns: tuple | None) -> pl.LazyFrame:
+    """The files as one lazy table, projected on `columns` (None, or one of them missing: all
+    columns, so that the missing-column error can list the columns the data has)."""
+    lazy = pl.scan_parquet(files)
+    if columns is None or not set(columns) <= set(lazy.collect_schema().names()):
+        return lazy
+    return lazy.select(list(dict.fromkeys(columns)))
+
+
+def _read_parquet_folder(path: Path, what: str, columns: tuple | None) -> pl.DataFrame:
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq") and p.is_file())
+    if not files:
+        raise DataError(
+            f"{what} folder {path} holds no .parquet files; expected a CSV or Parquet file, or a folder "
+            "of Parquet files."
+        )
+    try:
+        frame = _scan_parquet(files, columns).collect()
+    except (Exception, pl.exceptions.PanicException) as exc:
+        raise DataError(
+            f"could not read the {what} folder {path} ({len(files)} files): {_first_line(exc)}"
+        ) from None
+    if frame.height == 0:
+        raise DataError(f"{what} folder {path}: its {len(files)} Parquet files hold no rows.")
     return frame
 
 
@@ -718,6 +751,11 @@ def load_from_files(config) -> RawData:
         what="interactions",
         id_columns=(config.user_column, config.item_column),
         text_columns=text_columns,
+        columns=tuple(
+            c
+            for c in (config.user_column, config.item_column, config.score_column, config.timestamp_column)
+            if c
+        ),
     )
     interactions = canonical_interactions(
         frame,

@@ -36,6 +36,32 @@ def test_parquet_is_read(tmp_path):
     assert raw.interactions["item"].to_list() == ["a", "b"]
 
 
+def test_a_folder_of_parquet_files_is_one_table_in_file_name_order(tmp_path):
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    pl.DataFrame({"u": ["b", "c"], "i": [2, 3], "extra": ["x", "y"]}).write_parquet(folder / "part-1.parquet")
+    pl.DataFrame({"u": ["a", "b"], "i": [1, 2], "extra": ["z", "w"]}).write_parquet(folder / "part-0.parquet")
+    (folder / "README.txt").write_text("not data")
+    raw = load_from_files(config_for(folder, user_column="u", item_column="i"))
+    assert raw.interactions["user"].to_list() == ["a", "b", "b", "c"]  # part-0 first
+    assert raw.interactions["item"].to_list() == [1, 2, 2, 3]
+    with pytest.raises(DataError, match=r"missing column 'score' \(score\).*'extra'"):
+        load_from_files(config_for(folder, user_column="u", item_column="i", score_column="score"))
+
+
+def test_a_folder_without_parquet_files_or_with_mismatched_ones(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="holds no .parquet files"):
+        load_from_files(config_for(empty))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    pl.DataFrame({"user": [1], "item": [2]}).write_parquet(mixed / "a.parquet")
+    pl.DataFrame({"user": ["x"], "item": [2]}).write_parquet(mixed / "b.parquet")
+    with pytest.raises(DataError, match=r"could not read the interactions folder .*mixed \(2 files\)"):
+        load_from_files(config_for(mixed))
+
+
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_from_files(config_for(tmp_path / "nope.csv"))
