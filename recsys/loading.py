@@ -326,10 +326,10 @@ def read_table(
         raise DataError(f"could not read {what} file {path}: {problem or _first_line(exc)}") from None
     repeated = [name for name in dict.fromkeys(header) if header.count(name) > 1]
     if repeated:
-        columns = [i + 1 for i, name in enumerate(header) if name == repeated[0]]
+        positions = [i + 1 for i, name in enumerate(header) if name == repeated[0]]
         raise DataError(
             f"{what} file {path}: the header names the column {quoted(repeated[0])} "
-            f"{len(columns)} times (columns {', '.join(map(str, columns))}); column names must be unique."
+            f"{len(positions)} times (columns {', '.join(map(str, positions))}); column names must be unique."
         )
     if frame.height == 0:
         raise DataError(f"{what} file {path} has a header but no data rows.")
