@@ -1,6 +1,8 @@
 """The offline quality protocol shared by the benchmark scripts.
 
-- Data: MovieLens `ratings.csv`, every rating an interaction (binary), no minimum-count filter.
+- Data: MovieLens `ratings.csv`, every rating an interaction (binary for the peers; the rating is
+  the interaction's score), no minimum-count filter; or the built-in demo data
+  (`load_demo_interactions`), likewise unfiltered.
 - Test: per user, 20 % of the interactions (floor, at least one; users with one interaction keep
   it in training), chosen at random (seeded) or the last ones by time.
 - Validation: carved the same way from the training part. Hyper-parameters are chosen on it, with
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
@@ -56,6 +59,16 @@ def load_movielens_interactions(path: str | Path = DEFAULT_MOVIELENS) -> Interac
     return prepare(load_from_files(config), config).interactions
 
 
+def load_demo_interactions(num_users: int, seed: int, score: str) -> Interactions:
+    """The built-in demo data, `recsys.demo_data.generate_demo(num_users, seed=seed, score=score)`
+    (score 'rating': 1-5 stars; 'hours': hours played; the same interactions either way), as
+    indexed interactions with scores and timestamps: no user or item is filtered out."""
+    from recsys.demo_data import generate_demo
+
+    config = Config(min_interactions_per_user=1, min_interactions_per_item=1).validate()
+    return prepare(generate_demo(num_users=num_users, seed=seed, score=score), config).interactions
+
+
 def _pair_keys(interactions: Interactions) -> np.ndarray:
     return interactions.users.astype(np.int64) * np.int64(interactions.n_items) + interactions.items
 
@@ -89,6 +102,17 @@ def protocol_splits(interactions: Interactions, by_time: bool, seed: int) -> Pro
         f"{plural(len(test), 'test interaction')}."
     )
     return splits
+
+
+def without_timestamps(splits: ProtocolSplits) -> ProtocolSplits:
+    """The same split with the timestamps removed, for models that must not see them (a split by
+    time still decided which interactions are test)."""
+    return ProtocolSplits(
+        *(
+            dataclasses.replace(part, timestamps=None)
+            for part in (splits.train, splits.validation, splits.test)
+        )
+    )
 
 
 def matrix(interactions: Interactions) -> sp.csr_matrix:

@@ -3,11 +3,17 @@
 - `MostPopular`: every user gets the items with the most training interactions (the floor to beat).
 - `EASE` (Steck 2019): a closed-form item x item linear model, B = I - P diag(1/diag P) with
   P = (XᵀX + λI)⁻¹ on the binary user x item matrix X; scores = X_u B. Strong on small catalogues.
-- `IALS`: implicit-feedback matrix factorisation through the `implicit` package (optional).
+- `RecencyWeightedEASE`: the same B, but each item of a user's history counts by its recency,
+  scores = (X ∘ W)_u B with W = exp(s (p - 1)), p the item's time-rank percentile in the user's
+  history (1 for the newest): a time-aware peer for data with timestamps; s = 0 is plain EASE.
+- `IALS`: implicit-feedback matrix factorisation through the `implicit` package (optional), on
+  binary interactions or with a confidence that grows with a score (ratings, play counts).
 
-Each model has `fit(train_csr, ...)` and `scorer()`; a scorer maps user indices to a dense float32
-(users x items) score block, the contract of `recsys.evaluation.evaluate`. `tune_ease` and
-`tune_ials` choose hyper-parameters on a validation holdout and report every trial.
+Each model has `fit(train, ...)` and `scorer()` (`fit` takes a users x items sparse matrix, or for
+`RecencyWeightedEASE` the `Interactions` with their timestamps); a scorer maps user indices to a
+dense float32 (users x items) score block, the contract of `recsys.evaluation.evaluate`.
+`tune_ease`, `tune_recency_ease` and `tune_ials` choose hyper-parameters on a validation holdout
+and report every trial.
 """
 
 from __future__ import annotations
@@ -23,13 +29,19 @@ import scipy.sparse as sp
 
 from recsys.errors import ConfigError, DataError, RecsysError
 from recsys.evaluation import Scorer, embedding_scorer, evaluate
+from recsys.interactions import Interactions, recency_percentiles
 from recsys.log import plural, say
 from recsys.metrics import parse_metric_name
 
 DEFAULT_EASE_GRID = (50.0, 100.0, 200.0, 300.0, 500.0, 800.0, 1500.0)
+# Recency strengths s tried with each l2 by tune_recency_ease: 0 (plain EASE) up to a history whose
+# oldest item weighs exp(-8) of the newest.
+DEFAULT_RECENCY_GRID = (0.0, 1.0, 2.0, 4.0, 8.0)
 # implicit does not scale the L2 penalty by the number of interactions, so useful values are large;
 # the best regularization grows with alpha (ml-latest-small: (10, 1), (30, 5), (100, 20) are all good).
 DEFAULT_IALS_GRID = {"factors": [128, 256], "regularization": [10.0, 30.0, 100.0], "alpha": [1.0, 5.0, 20.0]}
+# How iALS turns an observed pair into a confidence (see `confidence_matrix`).
+IALS_CONFIDENCES = ("binary", "linear", "log")
 MEMORY_FRACTION = 0.8  # share of the available memory EASE may plan to use
 _BLOCK_ENTRIES = 1 << 23  # entries of a dense working block (64 MiB in float64)
 
@@ -37,8 +49,9 @@ _BLOCK_ENTRIES = 1 << 23  # entries of a dense working block (64 MiB in float64)
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def binary_matrix(train, what: str = "training matrix") -> sp.csr_matrix:
-    """Validate a users x items sparse matrix and return it as binary float32 CSR (1 per pair)."""
+def checked_matrix(train, what: str = "training matrix") -> sp.csr_matrix:
+    """Validate a users x items sparse matrix and return a float32 CSR copy with its values
+    (repeated entries summed, explicit zeros removed: a non-zero entry is an interaction)."""
     if not sp.issparse(train) or train.ndim != 2:
         raise DataError(f"{what}: expected a scipy.sparse users x items matrix, got {type(train).__name__}.")
     matrix = sp.csr_matrix(train, dtype=np.float32, copy=True)
@@ -48,6 +61,12 @@ def binary_matrix(train, what: str = "training matrix") -> sp.csr_matrix:
         raise DataError(
             f"{what}: has no interactions ({matrix.shape[0]:,} users x {matrix.shape[1]:,} items, all empty)."
         )
+    return matrix
+
+
+def binary_matrix(train, what: str = "training matrix") -> sp.csr_matrix:
+    """Validate a users x items sparse matrix and return it as binary float32 CSR (1 per pair)."""
+    matrix = checked_matrix(train, what)
     matrix.data[:] = 1.0
     return matrix
 
@@ -319,16 +338,26 @@ class EASE:
         weights = solver.weights(l2) if isinstance(solver, _DualSolver) else solver.weights(l2, consume=True)
         return self._set(matrix, solver, l2, weights)
 
-    def scorer(self) -> Scorer:
-        """Scores X_u B for the users' training rows (the matrix given to fit)."""
+    def scorer(self, history: sp.csr_matrix | None = None) -> Scorer:
+        """Scores h_u B, h_u the users' rows of `history`: by default the binary training matrix given
+        to fit (plain EASE); a weighted matrix of the same shape weighs each history item
+        (`RecencyWeightedEASE` passes recency weights)."""
         if self._train is None:
             raise RecsysError("EASE is not fitted yet; call fit(train, l2=...) first.")
-        train = self._train
+        if history is None:
+            rows_of = self._train
+        else:
+            if not sp.issparse(history) or history.shape != self._train.shape:
+                raise DataError(
+                    "EASE history: expected a scipy.sparse matrix of the training shape "
+                    f"{self._train.shape}, got {getattr(history, 'shape', type(history).__name__)}."
+                )
+            rows_of = sp.csr_matrix(history, dtype=np.float32)
         if self._weights is not None:
             weights = self._weights
 
             def score(users: np.ndarray) -> np.ndarray:
-                return np.asarray(train[users] @ weights, dtype=np.float32)
+                return np.asarray(rows_of[users] @ weights, dtype=np.float32)
 
             return score
         # _set stores either the primal weights or the dual solver together with its parameters.
@@ -336,13 +365,13 @@ class EASE:
         z, zt, p = self._dual.z32, self._dual.zt32, self._dual_params
 
         def score_dual(users: np.ndarray) -> np.ndarray:
-            rows = train[users]
-            history = rows.toarray()
-            # X_u P = (X_u - (X_u Z) diag(coef) Zᵀ) / λ ;  X_u B = X_u - (X_u P) diag(1/diag P)
+            rows = rows_of[users]
+            dense_rows = rows.toarray()
+            # h_u P = (h_u - (h_u Z) diag(coef) Zᵀ) / λ ;  h_u B = h_u - (h_u P) diag(1/diag P)
             scores = ((rows @ z) * p["coef"]) @ zt
-            np.subtract(history, scores, out=scores)  # λ X_u P
+            np.subtract(dense_rows, scores, out=scores)  # λ h_u P
             scores *= p["inv_diag"] / np.float32(p["l2"])
-            np.subtract(history, scores, out=scores)
+            np.subtract(dense_rows, scores, out=scores)
             return scores
 
         return score_dual
@@ -379,6 +408,89 @@ def _check_l2(l2) -> float:
 
 
 # --------------------------------------------------------------------------------------------
+# recency-weighted EASE
+# --------------------------------------------------------------------------------------------
+def _check_strength(strength) -> float:
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise ConfigError(f"recency strength s must be a number >= 0, got {strength!r}.") from None
+    if not np.isfinite(value) or value < 0:
+        raise ConfigError(f"recency strength s must be a number >= 0, got {strength!r}.")
+    return value
+
+
+def _require_timestamps(interactions: Interactions) -> None:
+    if not isinstance(interactions, Interactions):
+        raise DataError(
+            "recency-weighted EASE fits on Interactions (with timestamps), "
+            f"got {type(interactions).__name__}."
+        )
+    if interactions.timestamps is None:
+        raise DataError("recency-weighted EASE needs the interactions' timestamps; these have none.")
+    if len(interactions) == 0:
+        raise DataError("recency-weighted EASE: the training interactions are empty.")
+
+
+def recency_history(interactions: Interactions, strength: float) -> sp.csr_matrix:
+    """users x items float32 CSR of recency weights exp(s (p - 1)), p each interaction's time-rank
+    percentile in its user's history (`recency_percentiles`); a pair that occurs more than once
+    keeps its largest (newest) weight, so s = 0 gives exactly the binary matrix."""
+    _require_timestamps(interactions)
+    strength = _check_strength(strength)
+    weights = np.exp(strength * (recency_percentiles(interactions) - 1.0)).astype(np.float32)
+    keys = interactions.users.astype(np.int64) * np.int64(interactions.n_items) + interactions.items
+    order = np.lexsort((weights, keys))  # by pair, the largest weight last
+    is_last = np.append(keys[order][1:] != keys[order][:-1], True)
+    kept = order[is_last]
+    matrix = sp.csr_matrix(
+        (weights[kept], (interactions.users[kept], interactions.items[kept])),
+        shape=(interactions.n_users, interactions.n_items),
+        dtype=np.float32,
+    )
+    matrix.sort_indices()
+    return matrix
+
+
+class RecencyWeightedEASE:
+    """EASE whose user representation weighs each history item by its recency.
+
+    B is plain EASE's item x item matrix on the binary training matrix (L2 penalty l2); a user's
+    scores are h_u B with h_u their recency weights exp(s (p - 1)) (`recency_history`). s = 0 is
+    plain EASE; a larger s lets the latest items decide more of what comes next, which helps when
+    tastes drift and the test items are each user's latest.
+    """
+
+    def __init__(self, memory_limit_bytes: int | None = None, method: str = "auto"):
+        self.ease = EASE(memory_limit_bytes, method)
+        self.strength: float | None = None
+        self._history: sp.csr_matrix | None = None
+
+    @property
+    def l2(self) -> float | None:
+        return self.ease.l2
+
+    def fit(self, train: Interactions, l2: float = 500.0, strength: float = 2.0) -> RecencyWeightedEASE:
+        """Fit B on the binary matrix of `train` and weigh its histories with recency strength s."""
+        _require_timestamps(train)
+        history = recency_history(train, strength)
+        self.ease.fit(train.user_item_matrix("binary"), l2=l2)
+        return self._set(history, strength)
+
+    def _set(self, history: sp.csr_matrix, strength: float) -> RecencyWeightedEASE:
+        self._history, self.strength = history, _check_strength(strength)
+        return self
+
+    def scorer(self) -> Scorer:
+        """Scores (X ∘ W)_u B for the users' training histories."""
+        if self._history is None:
+            raise RecsysError(
+                "RecencyWeightedEASE is not fitted yet; call fit(train, l2=..., strength=...) first."
+            )
+        return self.ease.scorer(self._history)
+
+
+# --------------------------------------------------------------------------------------------
 # iALS through `implicit`
 # --------------------------------------------------------------------------------------------
 def _import_implicit_als():
@@ -392,9 +504,42 @@ def _import_implicit_als():
     return AlternatingLeastSquares
 
 
+def confidence_matrix(train, confidence: str, alpha: float) -> sp.csr_matrix:
+    """The users x items matrix iALS fits: each observed pair's confidence (unobserved pairs have
+    confidence 1 and target 0, `implicit`'s convention), from the matrix values c (scores):
+
+    - 'binary': alpha for every observed pair, whatever its value (the values are ignored);
+    - 'linear': alpha * c / mean(c): proportional to the score, scaled so that the mean confidence
+      is alpha whatever the score's unit (one alpha grid serves ratings, hours and binary data);
+    - 'log': 1 + alpha * log(1 + c / median(c)) (Hu, Koren & Volinsky's log scaling, with the
+      median score as epsilon): for counts, where one item played 1,000 hours should not outweigh
+      a hundred played for 10.
+
+    'linear' and 'log' need positive values.
+    """
+    if confidence not in IALS_CONFIDENCES:
+        raise ConfigError(f"IALS confidence must be one of {IALS_CONFIDENCES}, got {confidence!r}.")
+    matrix = checked_matrix(train)
+    values = matrix.data.astype(np.float64)
+    if confidence == "binary":
+        matrix.data[:] = alpha
+        return matrix
+    if not np.all(np.isfinite(values)) or values.min() <= 0:
+        raise DataError(
+            f"IALS confidence {confidence!r} needs positive finite scores; the smallest is {values.min():g}. "
+            "Use confidence='binary' for these data."
+        )
+    if confidence == "linear":
+        matrix.data[:] = alpha * values / values.mean()
+    else:
+        matrix.data[:] = 1.0 + alpha * np.log1p(values / np.median(values))
+    return matrix
+
+
 class IALS:
-    """Implicit ALS (Hu, Koren & Volinsky 2008) via `implicit`, on binary interactions: observed
-    pairs (target 1) weigh alpha, unobserved pairs (target 0) weigh 1; L2 penalty `regularization`."""
+    """Implicit ALS (Hu, Koren & Volinsky 2008) via `implicit`: observed pairs (target 1) weigh
+    their confidence (`confidence_matrix`: alpha on binary interactions, or growing with a score),
+    unobserved pairs (target 0) weigh 1; L2 penalty `regularization`."""
 
     def __init__(
         self,
@@ -404,6 +549,7 @@ class IALS:
         iterations: int = 15,
         seed: int = 0,
         num_threads: int = 0,
+        confidence: str = "binary",
     ):
         for name, value in (("factors", factors), ("iterations", iterations)):
             if int(value) < 1:
@@ -412,22 +558,26 @@ class IALS:
             raise ConfigError(
                 f"IALS regularization must be >= 0 and alpha > 0, got {regularization!r} and {alpha!r}."
             )
+        if confidence not in IALS_CONFIDENCES:
+            raise ConfigError(f"IALS confidence must be one of {IALS_CONFIDENCES}, got {confidence!r}.")
         self.factors, self.regularization, self.alpha = int(factors), float(regularization), float(alpha)
         self.iterations, self.seed, self.num_threads = int(iterations), int(seed), int(num_threads)
+        self.confidence = confidence
         self.user_factors: np.ndarray | None = None
         self.item_factors: np.ndarray | None = None
 
     def fit(self, train: sp.csr_matrix) -> IALS:
-        """Fit on a users x items matrix (binary) on the CPU, BLAS limited to one thread as implicit asks."""
+        """Fit on a users x items matrix (binary, or scores for a 'linear' / 'log' confidence) on the
+        CPU, BLAS limited to one thread as implicit asks."""
         AlternatingLeastSquares = _import_implicit_als()
         from threadpoolctl import threadpool_limits
 
-        matrix = binary_matrix(train)
+        matrix = confidence_matrix(train, self.confidence, self.alpha)
         with threadpool_limits(limits=1, user_api="blas"):
             model = AlternatingLeastSquares(
                 factors=self.factors,
                 regularization=self.regularization,
-                alpha=self.alpha,
+                alpha=1.0,  # the matrix already holds the confidences
                 iterations=self.iterations,
                 random_state=self.seed,
                 num_threads=self.num_threads,
@@ -496,6 +646,59 @@ def tune_ease(
     return model._set(matrix, solver, best_l2, best_weights), best_l2, table
 
 
+def tune_recency_ease(
+    train: Interactions,
+    validation: sp.csr_matrix,
+    ks: Iterable[int] = (10, 20),
+    l2_grid: Iterable[float] = DEFAULT_EASE_GRID,
+    strength_grid: Iterable[float] = DEFAULT_RECENCY_GRID,
+    metric: str = "NDCG@20",
+    memory_limit_bytes: int | None = None,
+    method: str = "auto",
+) -> tuple[RecencyWeightedEASE, dict, list[dict]]:
+    """Pick recency-weighted EASE's l2 and recency strength s together (every pair of the grids) by
+    `metric` on `validation` (held out from `train`, which must have timestamps). The factorisation
+    is shared across the l2 grid and each l2's B across the s grid, so a trial costs little more
+    than an evaluation. Returns (model fitted on `train` with the best pair, {"l2", "strength"},
+    one row per trial; a trial's seconds include computing B for the first s of its l2)."""
+    metric, ks = _metric_key(metric, ks)
+    l2_grid = [_check_l2(v) for v in l2_grid]
+    strength_grid = [_check_strength(v) for v in strength_grid]
+    if not l2_grid or not strength_grid:
+        raise ConfigError("tune_recency_ease needs at least one l2 and one recency strength in the grids.")
+    _require_timestamps(train)
+    matrix = binary_matrix(train.user_item_matrix("binary"))
+    held = binary_matrix(validation, "validation matrix")
+    histories = {strength: recency_history(train, strength) for strength in strength_grid}
+    model = EASE(memory_limit_bytes, method)
+    started = time.perf_counter()
+    solver = model._solver(matrix, tuning=True)
+    say(
+        f"  EASE, recency-weighted ({model.method_used}) set-up for {matrix.shape[1]:,} items: "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    table, best_weights, best_score = [], None, -np.inf
+    for l2 in l2_grid:
+        started = time.perf_counter()
+        weights = solver.weights(l2)
+        candidate = EASE(memory_limit_bytes, method)._set(matrix, solver, l2, weights)
+        for strength in strength_grid:
+            metrics = evaluate(candidate.scorer(histories[strength]), matrix, held, ks)
+            seconds = time.perf_counter() - started
+            table.append({"l2": l2, "strength": strength, **metrics, "seconds": seconds})
+            _report_trial("EASE, recency-weighted", {"l2": l2, "s": strength}, metrics, metric, seconds)
+            if metrics[metric] > best_score:
+                best_weights, best_score = weights, metrics[metric]
+            started = time.perf_counter()
+        del weights, candidate
+    best = table[_best(table, metric)]
+    model._set(matrix, solver, best["l2"], best_weights)
+    fitted = RecencyWeightedEASE(memory_limit_bytes, method)
+    fitted.ease = model
+    fitted._set(histories[best["strength"]], best["strength"])
+    return fitted, {"l2": best["l2"], "strength": best["strength"]}, table
+
+
 def tune_ials(
     train: sp.csr_matrix,
     validation: sp.csr_matrix,
@@ -504,9 +707,12 @@ def tune_ials(
     metric: str = "NDCG@20",
     iterations: int = 15,
     seed: int = 0,
+    confidence: str = "binary",
 ) -> tuple[IALS, dict, list[dict]]:
     """Pick iALS factors / regularization / alpha (all combinations of `grid`) by `metric` on
-    `validation`. Returns (best model fitted on `train`, its parameters, one row per trial)."""
+    `validation`. `train` holds scores when `confidence` is 'linear' or 'log' (`confidence_matrix`);
+    rankings exclude and evaluation counts its non-zero pairs. Returns (best model fitted on
+    `train`, its parameters, one row per trial)."""
     metric, ks = _metric_key(metric, ks)
     grid = dict(DEFAULT_IALS_GRID if grid is None else grid)
     unknown = set(grid) - {"factors", "regularization", "alpha", "iterations"}
@@ -516,16 +722,18 @@ def tune_ials(
             f"to non-empty lists; got {sorted(grid)}."
         )
     _import_implicit_als()  # fail before any work when implicit is missing
+    confidence_matrix(train, confidence, 1.0)  # refuse unusable scores before any trial
+    scores = checked_matrix(train)  # what each trial fits (its confidences come from these values)
     matrix = binary_matrix(train)
     held = binary_matrix(validation, "validation matrix")
     names = list(grid)
     combos = list(itertools.product(*(grid[n] for n in names)))
     say(f"  iALS: {plural(len(combos), 'trial')} on {matrix.shape[0]:,} users x {matrix.shape[1]:,} items")
     table, best_model, best_score = [], None, -np.inf
-    for values in combos:
-        params = {"iterations": iterations, **dict(zip(names, values))}
+    for combo in combos:
+        params = {"iterations": iterations, **dict(zip(names, combo))}
         started = time.perf_counter()
-        model = IALS(seed=seed, **params).fit(matrix)
+        model = IALS(seed=seed, confidence=confidence, **params).fit(scores)
         metrics = evaluate(model.scorer(), matrix, held, ks)
         seconds = time.perf_counter() - started
         table.append({**params, **metrics, "seconds": seconds})

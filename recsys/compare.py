@@ -1,5 +1,6 @@
 """Side-by-side comparison on the validation split: the two-tower model (with and without features)
-against most-popular, EASE and iALS, all ranked and scored by the same evaluation code.
+against most-popular, EASE, iALS and (when the training interactions have timestamps)
+recency-weighted EASE, all ranked and scored by the same evaluation code.
 
 The two-tower model stops early on the validation split and the baselines choose their
 hyper-parameters on it, so every row has had the same chance to fit the split. The table is
@@ -9,13 +10,16 @@ printed and saved as CSV and Markdown, with a bar chart in the figures folder.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from recsys.errors import RecsysError
 from recsys.evaluation import evaluate
 from recsys.experiment import Experiment
+from recsys.interactions import Interactions
 from recsys.io_utils import atomic_path, atomic_write_text
 from recsys.log import say
 
@@ -28,9 +32,21 @@ def _timed(fn):
     return result, time.perf_counter() - started
 
 
-def baseline_rows(train_matrix, validation_matrix, ks: list[int], seed: int) -> list[dict]:
-    """Most popular, tuned EASE and tuned iALS; a baseline that cannot run is a row with a reason."""
-    from recsys.baselines import MostPopular, tune_ease, tune_ials
+def _settings(params) -> str:
+    """'l2=300' for EASE's l2, 'l2=300, s=2' for recency-weighted EASE, 'factors=128, ...' for iALS."""
+    if not isinstance(params, dict):
+        return f"l2={params:g}"
+    shown = {("s" if key == "strength" else key): value for key, value in params.items()}
+    return ", ".join(f"{key}={value:g}" for key, value in shown.items())
+
+
+def baseline_rows(
+    train_matrix, validation_matrix, ks: list[int], seed: int, train_interactions: Interactions | None = None
+) -> list[dict]:
+    """Most popular, tuned EASE, tuned recency-weighted EASE (only when `train_interactions`, the
+    interactions behind `train_matrix`, have timestamps) and tuned iALS; a baseline that cannot run
+    is a row with a reason."""
+    from recsys.baselines import MostPopular, tune_ease, tune_ials, tune_recency_ease
 
     rows = []
     popular, seconds = _timed(lambda: MostPopular().fit(train_matrix))
@@ -42,10 +58,19 @@ def baseline_rows(train_matrix, validation_matrix, ks: list[int], seed: int) -> 
             **evaluate(popular.scorer(), train_matrix, validation_matrix, ks),
         }
     )
-    for name, tune in (
-        ("EASE", lambda: tune_ease(train_matrix, validation_matrix, ks)),
-        ("iALS", lambda: tune_ials(train_matrix, validation_matrix, ks, seed=seed)),
-    ):
+    # (name, tuning call returning (fitted model, chosen settings, trial table))
+    tuners: list[tuple[str, Callable[[], tuple[Any, Any, list[dict]]]]] = [
+        ("EASE", lambda: tune_ease(train_matrix, validation_matrix, ks))
+    ]
+    if train_interactions is not None and train_interactions.timestamps is not None:
+        tuners.append(
+            (
+                "EASE, recency-weighted",
+                lambda: tune_recency_ease(train_interactions, validation_matrix, ks),
+            )
+        )
+    tuners.append(("iALS", lambda: tune_ials(train_matrix, validation_matrix, ks, seed=seed)))
+    for name, tune in tuners:
         say(f"Tuning {name} on the validation split")
         try:
             (model, params, _), seconds = _timed(tune)
@@ -53,12 +78,11 @@ def baseline_rows(train_matrix, validation_matrix, ks: list[int], seed: int) -> 
             say(f"  {name} skipped: {exc}")
             rows.append({"model": name, "seconds": float("nan"), "settings": f"skipped: {exc}"})
             continue
-        settings = f"l2={params:g}" if name == "EASE" else ", ".join(f"{k}={v:g}" for k, v in params.items())
         rows.append(
             {
                 "model": name,
                 "seconds": seconds,
-                "settings": settings + " (tuning time)",
+                "settings": _settings(params) + " (tuning time)",
                 **evaluate(model.scorer(), train_matrix, validation_matrix, ks),
             }
         )
@@ -101,7 +125,9 @@ def compare_models(experiment: Experiment) -> list[dict]:
     """Train and evaluate every model on the experiment's validation split; print and save the table."""
     config, features = experiment.config, experiment.features
     ks = sorted(set(list(config.metrics_k) + [10, 20]))
-    rows = baseline_rows(experiment.train_matrix, experiment.validation_matrix, ks, config.seed)
+    rows = baseline_rows(
+        experiment.train_matrix, experiment.validation_matrix, ks, config.seed, experiment.split.train
+    )
     name = "two-tower" + (" (ids + features)" if features.any else "")
     rows.append(two_tower_row(name, experiment, True, ks))
     if features.any:

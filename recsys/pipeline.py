@@ -9,7 +9,8 @@
 
 Every action takes the run's `Experiment`, so the data are loaded and prepared once however many
 actions run. Each action prints what it read, what it wrote and where; `run_actions` puts a
-`[2/4] train_validation_model` header before each.
+`[2/4] train_validation_model` header before each, and after the last writes the run's report
+(`report_fpath`, see `recsys.report`).
 
 Example:
     >>> from recsys.config import Config
@@ -322,14 +323,16 @@ OUTPUT_SETTINGS = {
     "similar_items": ("similar_items_fpath",),
     "compare_models": ("output_dir", "figures_dir"),
 }
-FILE_SETTINGS = ("recommendations_fpath", "similar_items_fpath")
+FILE_SETTINGS = ("recommendations_fpath", "similar_items_fpath", "report_fpath")
+# Written by every run, whatever its actions (recsys.report).
+RUN_SETTINGS = ("report_fpath",)
 
 
 def check_outputs(names: list[str], config: Config) -> None:
     """Before any work, make sure every place the actions write to can be written: a folder setting
     must be (or become) a writable folder, a file setting must not be a folder and its folder must
     be writable. A ConfigError names the setting, so no hour of training ends in a failed write."""
-    for setting in sorted({s for name in names for s in OUTPUT_SETTINGS.get(name, ())}):
+    for setting in sorted({s for name in names for s in OUTPUT_SETTINGS.get(name, ())} | set(RUN_SETTINGS)):
         path = Path(getattr(config, setting))
         if setting in FILE_SETTINGS:
             if path.is_dir():
@@ -353,10 +356,14 @@ def check_outputs(names: list[str], config: Config) -> None:
 
 def run_actions(names: list[str], experiment: Experiment) -> list[Any]:
     """Run actions in order on one experiment, each under a `[i/n] name` header, after checking
-    that everything they will write can be written."""
+    that everything they will write can be written; then write the run's report (recsys.report)."""
+    from recsys.report import write_report
+
     check_outputs(names, experiment.config)
     results = []
     for number, name in enumerate(names, 1):
         say(("\n" if number > 1 else "") + f"[{number}/{len(names)}] {name}")
         results.append(run_action(name, experiment))
+    path = write_report(experiment.config, experiment, names)
+    say(f"\nWrote the report to {path}.")
     return results

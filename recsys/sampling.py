@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from recsys.errors import DataError
-from recsys.interactions import Interactions, per_user_positions, sort_order
+from recsys.interactions import Interactions, recency_percentiles
 
 RATING_SCALE_MAX = 10.0  # scores within [0, 10] read as ratings (stars, points); larger as counts
 
@@ -72,13 +72,9 @@ def positive_weights(
 
 
 def recency_weights(interactions: Interactions, strength: float) -> np.ndarray:
-    """exp(strength * (p - 1)) with p the time-rank percentile of each interaction in its user's history."""
-    if interactions.timestamps is None:
-        raise DataError("recency weighting needs timestamps; the interactions have none.")
-    order = sort_order(interactions.users, interactions.timestamps)
-    rank, counts = per_user_positions(interactions.users, order, interactions.n_users)
-    denominator = np.maximum(counts[interactions.users] - 1, 1)
-    return np.exp(strength * (rank / denominator - 1.0))
+    """exp(strength * (p - 1)) with p the time-rank percentile of each interaction in its user's
+    history (`recency_percentiles`: 1 for the newest, shared by simultaneous interactions)."""
+    return np.exp(strength * (recency_percentiles(interactions) - 1.0))
 
 
 class InteractionDataset(keras.utils.PyDataset):

@@ -11,10 +11,20 @@ import pytest
 import scipy.sparse as sp
 
 import recsys.baselines as baselines
-from recsys.baselines import EASE, IALS, MostPopular, tune_ease, tune_ials
+from recsys.baselines import (
+    EASE,
+    IALS,
+    MostPopular,
+    RecencyWeightedEASE,
+    confidence_matrix,
+    recency_history,
+    tune_ease,
+    tune_ials,
+    tune_recency_ease,
+)
 from recsys.errors import ConfigError, DataError, RecsysError
 from recsys.evaluation import evaluate, rank_users
-from recsys.interactions import Interactions
+from recsys.interactions import Interactions, recency_percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small" / "ratings.csv"
@@ -156,6 +166,147 @@ def test_tune_ease_picks_best_row_and_returns_matching_model(capsys):
 
 
 # --------------------------------------------------------------------------------------------
+# recency-weighted EASE
+# --------------------------------------------------------------------------------------------
+def _random_interactions(n_users: int, n_items: int, seed: int = 0) -> Interactions:
+    """The pairs of `_random_binary`, each with a distinct random time."""
+    coo = _random_binary(n_users, n_items, seed=seed).tocoo()
+    times = np.random.default_rng(seed + 1).permutation(coo.nnz).astype(np.float64)
+    return Interactions(
+        coo.row.astype(np.int32), coo.col.astype(np.int32), n_users, n_items, timestamps=times
+    )
+
+
+@pytest.mark.parametrize("method, n_users", [("primal", 30), ("dual", 8)])
+def test_recency_ease_with_strength_zero_is_plain_ease(method, n_users):
+    train = _random_interactions(n_users, 12, seed=2)
+    users = np.arange(n_users)
+    plain = EASE(method=method).fit(train.user_item_matrix(), l2=7.0).scorer()(users)
+    recency = RecencyWeightedEASE(method=method).fit(train, l2=7.0, strength=0.0).scorer()(users)
+    np.testing.assert_array_equal(recency, plain)
+
+
+def test_recency_ease_weighs_history_by_time_rank_percentile():
+    # user 0: items 0, 1, 2 at times 5, 1, 3 -> percentiles 1, 0, 0.5; user 1: item 3 alone -> p = 1
+    train = Interactions(
+        np.array([0, 0, 0, 1, 2, 2], np.int32),
+        np.array([0, 1, 2, 3, 0, 3], np.int32),
+        3,
+        4,
+        timestamps=np.array([5.0, 1.0, 3.0, 9.0, 1.0, 2.0]),
+    )
+    history = recency_history(train, 2.0).toarray()
+    np.testing.assert_allclose(history[0], [1.0, np.exp(-2.0), np.exp(-1.0), 0.0], rtol=1e-6)
+    np.testing.assert_allclose(history[1], [0.0, 0.0, 0.0, 1.0])  # a single item: p = 1
+    np.testing.assert_allclose(history[2], [np.exp(-2.0), 0.0, 0.0, 1.0], rtol=1e-6)
+    model = RecencyWeightedEASE(method="primal").fit(train, l2=0.5, strength=2.0)
+    expected = history @ _direct_ease(train.user_item_matrix().toarray(), 0.5)
+    np.testing.assert_allclose(model.scorer()(np.arange(3)), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_recency_percentiles_share_the_newest_rank_among_simultaneous_items():
+    # user 0: times 1, 4, 4, 9 -> ranks 0, 2, 2, 3 of 3; user 1: both at one time -> 1, 1
+    train = Interactions(
+        np.array([0, 0, 0, 0, 1, 1], np.int32),
+        np.array([0, 1, 2, 3, 0, 1], np.int32),
+        2,
+        4,
+        timestamps=np.array([1.0, 4.0, 4.0, 9.0, 7.0, 7.0]),
+    )
+    np.testing.assert_allclose(recency_percentiles(train), [0.0, 2 / 3, 2 / 3, 1.0, 1.0, 1.0])
+
+
+def test_recency_history_keeps_the_newest_weight_of_a_repeated_pair():
+    train = Interactions(
+        np.array([0, 0, 0], np.int32),
+        np.array([1, 0, 1], np.int32),
+        1,
+        2,
+        timestamps=np.array([0.0, 1.0, 2.0]),
+    )
+    np.testing.assert_allclose(recency_history(train, 3.0).toarray(), [[np.exp(-1.5), 1.0]], rtol=1e-6)
+    np.testing.assert_array_equal(recency_history(train, 0.0).toarray(), [[1.0, 1.0]])
+
+
+def test_recency_weighting_lets_the_newest_history_item_decide():
+    """Item 0 co-occurs with item 2 for six users, item 1 with item 3 for three: plain EASE sends
+    a user who had item 0 long ago and item 1 just now to item 2; recency-weighted EASE to item 3."""
+    users = [u for u in range(6) for _ in range(2)] + [u for u in range(6, 9) for _ in range(2)] + [9, 9]
+    items = [0, 2] * 6 + [1, 3] * 3 + [0, 1]
+    times = np.arange(len(users), dtype=np.float64)  # the target user (9) had item 0 before item 1
+    train = Interactions(np.array(users, np.int32), np.array(items, np.int32), 10, 4, timestamps=times)
+    target = np.array([9])
+    plain = RecencyWeightedEASE().fit(train, l2=1.0, strength=0.0).scorer()(target)[0]
+    recent = RecencyWeightedEASE().fit(train, l2=1.0, strength=4.0).scorer()(target)[0]
+    assert plain[2] > plain[3]  # the older, better supported association wins without recency
+    assert recent[3] > recent[2]  # the newest item's association wins with it
+    seen = train.user_item_matrix()
+    assert rank_users(RecencyWeightedEASE().fit(train, 1.0, 0.0).scorer(), target, 1, seen)[0, 0] == 2
+    assert rank_users(RecencyWeightedEASE().fit(train, 1.0, 4.0).scorer(), target, 1, seen)[0, 0] == 3
+
+
+def _planted_drift(n_users=120, n_clusters=6, items_per_cluster=10, old=4, new=3, held=2, seed=0):
+    """Each user first takes `old` items of one cluster, then `new` of another; the held-out items
+    are further items of the second (latest) cluster: the last items predict the future."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, n_clusters, n_users)
+    second = (first + rng.integers(1, n_clusters, n_users)) % n_clusters
+    picks = np.argsort(rng.random((n_users, 2, items_per_cluster)), axis=2)
+    old_items = first[:, None] * items_per_cluster + picks[:, 0, :old]
+    new_items = second[:, None] * items_per_cluster + picks[:, 1, : new + held]
+    history = np.concatenate([old_items, new_items[:, :new]], axis=1)
+    users = np.repeat(np.arange(n_users), old + new).astype(np.int32)
+    times = np.tile(np.arange(old + new, dtype=np.float64), n_users)
+    n_items = n_clusters * items_per_cluster
+    train = Interactions(users, history.ravel().astype(np.int32), n_users, n_items, timestamps=times)
+    held_rows = np.repeat(np.arange(n_users), held)
+    held_matrix = sp.csr_matrix(
+        (np.ones(len(held_rows), np.float32), (held_rows, new_items[:, new:].ravel())),
+        shape=(n_users, n_items),
+    )
+    return train, held_matrix
+
+
+def test_tune_recency_ease_picks_the_best_pair_where_recency_matters(capsys):
+    train, held = _planted_drift()
+    l2_grid, strength_grid = [1.0, 10.0, 100.0], [0.0, 2.0, 8.0]
+    model, best, table = tune_recency_ease(
+        train, held, ks=[5], l2_grid=l2_grid, strength_grid=strength_grid, metric="NDCG@5"
+    )
+    assert [(row["l2"], row["strength"]) for row in table] == [(a, b) for a in l2_grid for b in strength_grid]
+    top = table[int(np.argmax([row["NDCG@5"] for row in table]))]
+    assert best == {"l2": top["l2"], "strength": top["strength"]}
+    assert best["strength"] > 0  # recency helps here ...
+    plain_best = max(row["NDCG@5"] for row in table if row["strength"] == 0)
+    assert top["NDCG@5"] > plain_best + 0.1, (top["NDCG@5"], plain_best)  # ... by a wide margin
+    assert model.l2 == best["l2"] and model.strength == best["strength"]
+    refit = RecencyWeightedEASE().fit(train, l2=best["l2"], strength=best["strength"])
+    users = np.arange(train.n_users)
+    np.testing.assert_allclose(model.scorer()(users), refit.scorer()(users), atol=1e-5)
+    assert evaluate(model.scorer(), train.user_item_matrix(), held, [5])["NDCG@5"] == pytest.approx(
+        top["NDCG@5"]
+    )
+    assert capsys.readouterr().out.count("EASE, recency-weighted l2=") == 9  # every trial reported
+
+
+def test_recency_ease_refuses_interactions_without_timestamps_and_bad_settings():
+    train = _random_interactions(6, 5)
+    untimed = Interactions(train.users, train.items, 6, 5)
+    with pytest.raises(DataError, match="timestamps"):
+        RecencyWeightedEASE().fit(untimed)
+    with pytest.raises(DataError, match="timestamps"):
+        tune_recency_ease(untimed, train.user_item_matrix())
+    with pytest.raises(DataError, match="Interactions"):
+        RecencyWeightedEASE().fit(train.user_item_matrix())
+    with pytest.raises(ConfigError, match="recency strength"):
+        RecencyWeightedEASE().fit(train, strength=-1.0)
+    with pytest.raises(RecsysError, match="not fitted"):
+        RecencyWeightedEASE().scorer()
+    with pytest.raises(DataError, match="training shape"):
+        EASE().fit(train.user_item_matrix()).scorer(sp.csr_matrix((6, 4), dtype=np.float32))
+
+
+# --------------------------------------------------------------------------------------------
 # most popular
 # --------------------------------------------------------------------------------------------
 def test_most_popular_ranks_by_count_and_excludes_seen_items():
@@ -195,6 +346,33 @@ def test_tune_ials_reports_every_trial():
     assert model.regularization == params["regularization"]
     with pytest.raises(ConfigError, match="grid"):
         tune_ials(train, held, grid={"factor": [4]})
+
+
+def test_ials_confidence_from_scores():
+    scores = sp.csr_matrix(np.array([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0]], np.float32))
+    np.testing.assert_allclose(confidence_matrix(scores, "binary", 5.0).data, [5.0, 5.0, 5.0])
+    np.testing.assert_allclose(confidence_matrix(scores, "linear", 5.0).data, [2.5, 7.5, 5.0])  # mean 2
+    expected_log = 1.0 + 5.0 * np.log1p(np.array([1.0, 3.0, 2.0]) / 2.0)  # median 2
+    np.testing.assert_allclose(confidence_matrix(scores, "log", 5.0).data, expected_log, rtol=1e-6)
+    with pytest.raises(DataError, match="positive"):
+        confidence_matrix(sp.csr_matrix(np.array([[1.0, -2.0]], np.float32)), "log", 1.0)
+    with pytest.raises(ConfigError, match="confidence"):
+        IALS(confidence="sqrt")
+
+
+def test_ials_linear_confidence_on_constant_scores_is_binary_ials():
+    """alpha * c / mean(c) is alpha when every score is equal: the same model as binary iALS."""
+    pytest.importorskip("implicit", reason="the iALS baseline needs the optional 'implicit' package")
+    train, _ = _planted_blocks((20, 10), items_per_block=8, seen=4, held=2)
+    constant = train * 7.0
+    options = dict(factors=4, regularization=0.1, alpha=3.0, iterations=3, seed=1, num_threads=1)
+    binary = IALS(**options).fit(train)
+    linear = IALS(confidence="linear", **options).fit(constant)
+    np.testing.assert_allclose(linear.user_factors, binary.user_factors, rtol=1e-5, atol=1e-6)
+    model, params, table = tune_ials(
+        constant, _, ks=[5], grid={"factors": [4], "regularization": [0.1], "alpha": [3.0]}, confidence="log"
+    )
+    assert model.confidence == "log" and len(table) == 1
 
 
 def test_ials_without_implicit_gives_install_hint(monkeypatch):

@@ -81,6 +81,7 @@ def test_quiet_run_prints_nothing_on_success(tmp_path, capsys):
     settings = [
         f"raw_data_fpath={data}",
         f"figures_dir={tmp_path / 'figures'}",
+        f"report_fpath={tmp_path / 'report.html'}",
         "min_interactions_per_user=1",
     ]
     args = ["--data", str(tmp_path / "none.py"), *sum((["--set", s] for s in settings), [])]
@@ -98,6 +99,7 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "figures"
     blocker.write_text("a file where the figures folder should be")
     settings = [f"raw_data_fpath={data}", f"figures_dir={blocker}", "min_interactions_per_user=1"]
+    settings.append(f"report_fpath={tmp_path / 'report.html'}")
     args = ["--data", str(tmp_path / "none.py"), *sum((["--set", s] for s in settings), [])]
     assert main([*args, "eda"]) == 1
     err = capsys.readouterr().err

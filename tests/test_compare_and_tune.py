@@ -16,7 +16,16 @@ def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path):
     config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
     rows = compare_models(Experiment(config, hook_returning(small_frame(), calls)))
     assert calls == [1]
-    assert [row["model"] for row in rows] == ["most popular", "EASE", "iALS", "two-tower"]
+    # the demo frame has timestamps, so recency-weighted EASE is among the peers
+    assert [row["model"] for row in rows] == [
+        "most popular",
+        "EASE",
+        "EASE, recency-weighted",
+        "iALS",
+        "two-tower",
+    ]
+    recency = rows[2]["settings"]
+    assert recency.startswith("l2=") and ", s=" in recency, recency
     table = pl.read_csv(tmp_path / "a" / "comparison.csv")
     assert table["model"].to_list() == [row["model"] for row in rows]
     assert table["Recall@20"].to_list() == [row["Recall@20"] for row in rows]
@@ -36,3 +45,29 @@ def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path):
     tuned = load_config(output)
     assert tuned == best and tuned.embedding_dim == leaderboard[0].params["embedding_dim"]
     assert "# tuned" in output.read_text()
+
+
+def test_recency_weighted_ease_is_offered_only_with_timestamps(monkeypatch):
+    import numpy as np
+
+    import recsys.baselines
+    from recsys.compare import baseline_rows
+    from recsys.interactions import Interactions
+
+    # iALS is not what this test is about: one small trial instead of the default grid
+    tune_ials = recsys.baselines.tune_ials
+    one_trial = {"factors": [4], "regularization": [1.0], "alpha": [1.0]}
+    monkeypatch.setattr(recsys.baselines, "tune_ials", lambda *a, **k: tune_ials(*a, grid=one_trial, **k))
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(30), 6).astype(np.int32)
+    items = np.concatenate([rng.choice(20, 6, replace=False) for _ in range(30)]).astype(np.int32)
+    is_validation = np.tile(np.arange(6) >= 5, 30)
+    timed = Interactions(users, items, 30, 20, timestamps=np.tile(np.arange(6.0), 30))
+    train, validation = timed.subset(~is_validation), timed.subset(is_validation)
+    untimed = Interactions(train.users, train.items, 30, 20)
+    matrices = (train.user_item_matrix(), validation.user_item_matrix())
+    names = lambda rows: [row["model"] for row in rows]  # noqa: E731
+    assert "EASE, recency-weighted" in names(baseline_rows(*matrices, [10], 0, train))
+    assert "EASE, recency-weighted" not in names(baseline_rows(*matrices, [10], 0, untimed))
+    assert "EASE, recency-weighted" not in names(baseline_rows(*matrices, [10], 0))

@@ -63,6 +63,13 @@ def test_figures_are_non_empty_pngs(template_run):
         assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 2000
 
 
+def test_the_run_ends_with_its_report(template_run):
+    folder, completed = template_run
+    report = (folder / "report.html").read_text()
+    assert "Wrote the report to report.html" in completed.stdout
+    assert report.count("data:image/png;base64,") >= 5  # the EDA figures and the training curves
+
+
 def test_recommendations_are_complete_unseen_and_sorted(template_run):
     folder, completed = template_run
     bundle = load_bundle(folder / "artifacts" / "production_model")

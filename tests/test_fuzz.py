@@ -153,6 +153,7 @@ def test_generated_tables_through_training_and_a_saved_bundle(tmp_path_factory, 
         output_dir=str(folder / "artifacts"),
         figures_dir=str(folder / "figures"),
         recommendations_fpath=str(folder / "recommendations.json"),
+        report_fpath=str(folder / "report.html"),
         verbosity=0,
     )
     try:

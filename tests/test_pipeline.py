@@ -26,7 +26,12 @@ SMALL = dict(
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    config = Config(output_dir=str(out / "artifacts"), figures_dir=str(out / "figures"), **SMALL)
+    config = Config(
+        output_dir=str(out / "artifacts"),
+        figures_dir=str(out / "figures"),
+        report_fpath=str(out / "report.html"),
+        **SMALL,
+    )
     experiment = Experiment(config, hook_returning(small_frame(), []))
     run_actions(["train_validation_model"], experiment)
     return config
@@ -63,7 +68,12 @@ def test_missing_validation_run_falls_back(tmp_path):
 
 
 def test_stage_headers_and_unknown_action(tmp_path, capsys):
-    config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
+    config = Config(
+        output_dir=str(tmp_path / "a"),
+        figures_dir=str(tmp_path / "f"),
+        report_fpath=str(tmp_path / "report.html"),
+        **SMALL,
+    )
     run_actions(["exploratory_data_analysis"], Experiment(config, hook_returning(small_frame(), [])))
     assert "[1/1] exploratory_data_analysis" in capsys.readouterr().out
     with pytest.raises(UsageError, match="unknown action 'fly'"):
@@ -81,7 +91,12 @@ def test_a_validation_run_builds_each_user_item_matrix_once(tmp_path, monkeypatc
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Interactions, "user_item_matrix", counting)
-    config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
+    config = Config(
+        output_dir=str(tmp_path / "a"),
+        figures_dir=str(tmp_path / "f"),
+        report_fpath=str(tmp_path / "report.html"),
+        **SMALL,
+    )
     experiment = Experiment(config, hook_returning(small_frame(), []))
     run_actions(["train_validation_model"], experiment)
     assert sorted(built) == sorted([len(experiment.split.train), len(experiment.split.validation)])
@@ -103,6 +118,7 @@ def test_a_diverging_run_stops_with_exit_1_and_keeps_the_good_bundle(validated, 
     before = {f.name: f.read_bytes() for f in bundle.iterdir() if f.is_file()}
     diverging = ["loss=mse", "normalize_embeddings=false", "learning_rate=1e9", "max_epochs=2"]
     settings = [f"output_dir={validated.output_dir}", f"figures_dir={validated.figures_dir}", *diverging]
+    settings.append(f"report_fpath={validated.report_fpath}")
     settings += [f"{k}={v}" for k, v in SMALL.items() if k not in ("max_epochs",)]
     data = Path(validated.output_dir).parent / "interactions.csv"
     small_frame().write_csv(data)
@@ -124,6 +140,7 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, setting):
         **{
             "output_dir": str(tmp_path / "a"),
             "figures_dir": str(tmp_path / "f"),
+            "report_fpath": str(tmp_path / "report.html"),
             **SMALL,
             setting: str(target),
         }

@@ -78,6 +78,12 @@ def test_weights_have_mean_one_and_follow_scores_and_recency():
     assert np.all(np.diff(r[order]) > 0) and np.isclose(r[order][-1], 1.0)
 
 
+def test_recency_weights_give_a_single_interaction_and_simultaneous_newest_ones_full_weight():
+    users = np.array([0, 1, 1, 1], np.int32)
+    d = Interactions(users, np.arange(4, dtype=np.int32), 2, 4, timestamps=np.array([5.0, 1.0, 9.0, 9.0]))
+    np.testing.assert_allclose(recency_weights(d, 2.0), [1.0, np.exp(-2.0), 1.0, 1.0])
+
+
 def test_auto_score_weighting_is_linear_for_ratings_and_log_for_counts():
     assert choose_score_weighting(np.array([1.0, 3.0, 5.0]))[0] == "linear"
     assert choose_score_weighting(np.array([0.5, 4.5, 10.0]))[0] == "linear"
