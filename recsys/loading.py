@@ -456,9 +456,9 @@ def _text_ids(ids: pl.Series, stripped: pl.Series, column: str, source: str) -> 
     return stripped if altered.any() else as_int
 
 
-def _check_ids(frame: pl.DataFrame, column: str, source: str) -> pl.Series:
-    """The id column as Int64, UInt64 or String (see the module doc); every id present."""
-    ids = frame[column]
+def _check_ids(ids: pl.Series, column: str, source: str) -> pl.Series:
+    """The id column `column` (values `ids`) as Int64, UInt64 or String (see the module doc);
+    every id present."""
     dtype = ids.dtype
     if isinstance(dtype, (pl.Categorical, pl.Enum)):
         ids = ids.cast(pl.String)
@@ -472,7 +472,11 @@ def _check_ids(frame: pl.DataFrame, column: str, source: str) -> pl.Series:
     if dtype.is_float():
         ids = _float_ids(ids, column, source)
     missing = ids.is_null()
-    stripped = ids.str.strip_chars() if ids.dtype == pl.String else ids
+    stripped = ids
+    # Strip only when some id has surrounding whitespace: a stripped copy of 20 million text ids
+    # is hundreds of MB, and the test is one pass that allocates a boolean per row.
+    if ids.dtype == pl.String and ids.str.contains(r"^\s|\s$").any():
+        stripped = ids.str.strip_chars()
     if ids.dtype == pl.String:
         missing = missing | (stripped == "")
     if missing.any():
@@ -689,15 +693,22 @@ def canonical_interactions(
     if frame.height == 0:
         raise DataError(f"{source}: no interactions (zero rows); expected at least one (user, item) pair.")
     require_columns(frame, roles, source, fix)
+    # One column at a time, each raw column released once its checked version exists: with the
+    # frame passed on (load_from_files keeps no reference), the peak memory is the raw table plus
+    # one column's work, not the raw and the checked tables side by side.
+    raw = {USER: frame[user_column], ITEM: frame[item_column]}
+    raw.update({SCORE: frame[score_column]} if score_column else {})
+    raw.update({TIMESTAMP: frame[timestamp_column]} if timestamp_column else {})
+    del frame
     columns = {
-        USER: _check_ids(frame, user_column, source),
-        ITEM: _check_ids(frame, item_column, source),
+        USER: _check_ids(raw.pop(USER), user_column, source),
+        ITEM: _check_ids(raw.pop(ITEM), item_column, source),
     }
     if score_column:
-        columns[SCORE] = _check_scores(frame[score_column], score_column, source)
+        columns[SCORE] = _check_scores(raw.pop(SCORE), score_column, source)
     if timestamp_column:
         columns[TIMESTAMP] = _check_timestamps(
-            frame[timestamp_column], timestamp_column, source, timestamp_format, files
+            raw.pop(TIMESTAMP), timestamp_column, source, timestamp_format, files
         )
     return pl.DataFrame([s.alias(name) for name, s in columns.items()])
 
@@ -724,7 +735,7 @@ def canonical_features(frame: pl.DataFrame, id_column: str, source: str, fix: st
             f"{source}: a feature column is named 'id' besides the id column {id_column!r}; 'id' is "
             "reserved for the ids, so rename that column."
         )
-    ids = _check_ids(frame, id_column, source)
+    ids = _check_ids(frame[id_column], id_column, source)
     duplicated = ids.is_duplicated()
     if duplicated.any():
         row = _first(duplicated)
@@ -745,20 +756,17 @@ def load_from_files(config) -> RawData:
     source = f"interactions file {path}"
     timestamp_format = getattr(config, "timestamp_format", None)
     text_columns = (config.timestamp_column,) if timestamp_format and config.timestamp_column else ()
-    frame = read_table(
-        path,
-        config.csv_separator,
-        what="interactions",
-        id_columns=(config.user_column, config.item_column),
-        text_columns=text_columns,
-        columns=tuple(
-            c
-            for c in (config.user_column, config.item_column, config.score_column, config.timestamp_column)
-            if c
-        ),
-    )
+    columns = (config.user_column, config.item_column, config.score_column, config.timestamp_column)
     interactions = canonical_interactions(
-        frame,
+        # passed on, not kept: canonical_interactions frees each raw column once it is checked
+        read_table(
+            path,
+            config.csv_separator,
+            what="interactions",
+            id_columns=(config.user_column, config.item_column),
+            text_columns=text_columns,
+            columns=tuple(c for c in columns if c),
+        ),
         config.user_column,
         config.item_column,
         config.score_column,
