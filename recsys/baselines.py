@@ -29,9 +29,10 @@ import scipy.sparse as sp
 
 from recsys.errors import ConfigError, DataError, RecsysError
 from recsys.evaluation import Scorer, embedding_scorer, evaluate
-from recsys.interactions import Interactions, recency_percentiles
+from recsys.interactions import Interactions
 from recsys.log import plural, say
 from recsys.metrics import parse_metric_name
+from recsys.weighting import log_count_scale, recency_weights
 
 DEFAULT_EASE_GRID = (50.0, 100.0, 200.0, 300.0, 500.0, 800.0, 1500.0)
 # Recency strengths s tried with each l2 by tune_recency_ease: 0 (plain EASE) up to a history whose
@@ -438,7 +439,7 @@ def recency_history(interactions: Interactions, strength: float) -> sp.csr_matri
     keeps its largest (newest) weight, so s = 0 gives exactly the binary matrix."""
     _require_timestamps(interactions)
     strength = _check_strength(strength)
-    weights = np.exp(strength * (recency_percentiles(interactions) - 1.0)).astype(np.float32)
+    weights = recency_weights(interactions, strength).astype(np.float32)
     keys = interactions.users.astype(np.int64) * np.int64(interactions.n_items) + interactions.items
     order = np.lexsort((weights, keys))  # by pair, the largest weight last
     is_last = np.append(keys[order][1:] != keys[order][:-1], True)
@@ -532,7 +533,7 @@ def confidence_matrix(train, confidence: str, alpha: float) -> sp.csr_matrix:
     if confidence == "linear":
         matrix.data[:] = alpha * values / values.mean()
     else:
-        matrix.data[:] = 1.0 + alpha * np.log1p(values / np.median(values))
+        matrix.data[:] = 1.0 + alpha * log_count_scale(values)
     return matrix
 
 

@@ -9,8 +9,6 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from recsys.errors import DataError
-
 
 @dataclass
 class Interactions:
@@ -71,26 +69,3 @@ def per_user_positions(users: np.ndarray, order: np.ndarray, n_users: int) -> tu
     positions = np.empty(len(users), dtype=np.int64)
     positions[order] = np.arange(len(users)) - starts[users[order]]
     return positions, counts
-
-
-def recency_percentiles(interactions: Interactions) -> np.ndarray:
-    """Each interaction's time-rank percentile p in its user's history: rank / (count - 1), 0 for
-    the oldest and 1 for the newest; interactions at the same time share the rank of the newest of
-    them, and a user with a single interaction (or all at one time) has p = 1 throughout.
-
-    The recency of both the two-tower model's positive weights (`recsys.sampling.recency_weights`)
-    and recency-weighted EASE's history (`recsys.baselines.recency_history`)."""
-    users, timestamps = interactions.users, interactions.timestamps
-    if timestamps is None:
-        raise DataError("recency weighting needs timestamps; the interactions have none.")
-    order = sort_order(users, timestamps)
-    positions, counts = per_user_positions(users, order, interactions.n_users)
-    sorted_users, sorted_times = users[order], timestamps[order]
-    starts_group = np.ones(len(order), dtype=bool)  # a group: one user's interactions at one time
-    starts_group[1:] = (sorted_users[1:] != sorted_users[:-1]) | (sorted_times[1:] != sorted_times[:-1])
-    group_of = np.cumsum(starts_group) - 1
-    last_of_group = np.append(np.flatnonzero(starts_group)[1:] - 1, len(order) - 1)
-    rank = np.empty(len(order), dtype=np.float64)
-    rank[order] = positions[order][last_of_group[group_of]]
-    user_count = counts[users]
-    return np.where(user_count > 1, rank / np.maximum(user_count - 1, 1), 1.0)

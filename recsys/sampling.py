@@ -17,64 +17,7 @@ import keras
 import numpy as np
 
 from recsys.errors import DataError
-from recsys.interactions import Interactions, recency_percentiles
-
-RATING_SCALE_MAX = 10.0  # scores within [0, 10] read as ratings (stars, points); larger as counts
-
-
-def choose_score_weighting(scores: np.ndarray, setting: str = "auto") -> tuple[str, str]:
-    """The score weighting in force and why, in words for the log: `setting` itself unless 'auto';
-    then 'linear' for ratings on a small fixed scale (every score within [0, 10]) and 'log' for
-    anything larger (plays, clicks, minutes: heavy-tailed counts, where score / mean would let a
-    handful of pairs dominate the loss)."""
-    low, high = float(scores.min()), float(scores.max())
-    span = f"scores {_readable(low)} to {_readable(high)}"
-    if setting != "auto":
-        return setting, f"score_weighting = {setting!r}; {span}"
-    if low >= 0 and high <= RATING_SCALE_MAX:
-        return "linear", f"{span} look like ratings"
-    return "log", f"{span} look like counts (median {_readable(float(np.median(scores)))})"
-
-
-def _readable(value: float) -> str:
-    """350,000 rather than 3.5e+05; 0.1 and 4.5 as they are."""
-    return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:,.4g}"
-
-
-def score_weights(scores: np.ndarray, weighting: str) -> np.ndarray:
-    """Per-positive weight from its score, before normalisation: 'linear' is the score itself;
-    'log' is iALS' confidence 1 + log(1 + score / median score) (scale-free: hours or seconds
-    weigh the same), which grows slowly, so the heaviest pair weighs tens of times the lightest,
-    not thousands."""
-    scores = np.maximum(scores.astype(np.float64), 0.0)
-    if weighting == "log":
-        positive = scores[scores > 0]
-        median = float(np.median(positive)) if positive.size else 1.0
-        return 1.0 + np.log1p(scores / median)
-    return scores
-
-
-def positive_weights(
-    interactions: Interactions, use_scores: bool, recency: float, score_weighting: str = "linear"
-) -> np.ndarray:
-    """Per-interaction weight, mean 1: the score's weight (if asked and present; see
-    `score_weights`, `score_weighting` 'auto' resolved by `choose_score_weighting`), times the
-    recency weight."""
-    weights = np.ones(len(interactions), dtype=np.float64)
-    if use_scores and interactions.scores is not None:
-        scores = interactions.scores.astype(np.float64)
-        if scores.min() >= 0 and scores.mean() > 0:
-            kind, _ = choose_score_weighting(scores, score_weighting)
-            weights *= score_weights(scores, kind)
-    if recency and interactions.timestamps is not None:
-        weights *= recency_weights(interactions, recency)
-    return (weights / weights.mean()).astype(np.float32)
-
-
-def recency_weights(interactions: Interactions, strength: float) -> np.ndarray:
-    """exp(strength * (p - 1)) with p the time-rank percentile of each interaction in its user's
-    history (`recency_percentiles`: 1 for the newest, shared by simultaneous interactions)."""
-    return np.exp(strength * (recency_percentiles(interactions) - 1.0))
+from recsys.interactions import Interactions
 
 
 class InteractionDataset(keras.utils.PyDataset):

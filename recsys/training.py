@@ -24,9 +24,8 @@ from recsys.log import say, stdout_is_terminal, verbosity
 from recsys.metrics import metric_names
 from recsys.model import EmbeddingModel, compute_embeddings
 from recsys.retrieval import RetrievalTask, make_task
-from recsys.sampling import InteractionDataset, choose_score_weighting, positive_weights
-
-SCORE_WEIGHTING_TEXT = {"linear": "linearly (score / mean)", "log": "by 1 + log(1 + score / median)"}
+from recsys.sampling import InteractionDataset
+from recsys.weighting import SCORE_WEIGHTINGS, choose_score_weighting, positive_weights
 
 if TYPE_CHECKING:  # only for annotations: the experiment sits above training
     from recsys.experiment import Experiment
@@ -317,7 +316,7 @@ def fit(
     dataset = make_dataset(train, config, model.task)
     if log_epochs and train.scores is not None and config.use_scores_as_weights:
         kind, reason = choose_score_weighting(train.scores, config.score_weighting)
-        say(f"  scores weigh positives {SCORE_WEIGHTING_TEXT[kind]} ({reason}).")
+        say(f"  scores weigh positives {SCORE_WEIGHTINGS[kind]} ({reason}).")
     with distribution.scope(config):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
     # A non-finite loss stops training at once (and is refused below): NaN weights must never be

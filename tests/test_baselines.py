@@ -24,7 +24,8 @@ from recsys.baselines import (
 )
 from recsys.errors import ConfigError, DataError, RecsysError
 from recsys.evaluation import evaluate, rank_users
-from recsys.interactions import Interactions, recency_percentiles
+from recsys.interactions import Interactions
+from recsys.weighting import recency_percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small" / "ratings.csv"

@@ -3,13 +3,8 @@
 import numpy as np
 
 from recsys.interactions import Interactions
-from recsys.sampling import (
-    InteractionDataset,
-    choose_score_weighting,
-    positive_weights,
-    recency_weights,
-    score_weights,
-)
+from recsys.sampling import InteractionDataset
+from recsys.weighting import choose_score_weighting, positive_weights, recency_weights, score_weights
 
 
 def data(n_users=50, n_items=40, seed=0):

@@ -10,9 +10,9 @@ from recsys.config import LOSSES, Config
 from recsys.evaluation import evaluate
 from recsys.interactions import Interactions
 from recsys.retrieval import TASKS, item_log_q
-from recsys.sampling import positive_weights
 from recsys.splitting import split_interactions
 from recsys.training import build_model, evaluate_model, fit, make_dataset
+from recsys.weighting import positive_weights
 
 
 def small_config(**changes):
