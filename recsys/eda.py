@@ -367,7 +367,13 @@ def _remove_stale(figures_dir: Path, written: list[str]) -> list[str]:
 
 
 def run_eda(
-    raw: RawData, figures_dir: str | Path, prepared=None, *, min_per_user: int = 1, min_per_item: int = 1
+    raw: RawData,
+    figures_dir: str | Path,
+    prepared=None,
+    *,
+    min_per_user: int = 1,
+    min_per_item: int = 1,
+    summary: dict | None = None,
 ) -> dict:
     """Print a summary of `raw` and write figures into `figures_dir`.
 
@@ -377,12 +383,13 @@ def run_eda(
     min_interactions_per_user / _item: the histograms mark them, and `users_below_min` /
     `items_below_min` count the users/items under them (distinct partners, as the filter counts).
     With `prepared` (a PreparedData), the sizes after filtering are added under `prepared`.
+    `summary`: `summarize(raw)` when the caller has it already (an Experiment keeps it).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     figures_dir = Path(figures_dir)
-    summary = summarize(raw)
+    summary = summarize(raw) if summary is None else dict(summary)  # a copy: keys are added below
     _print_summary(summary, raw.source)
     frame = raw.interactions
     duplicates = summary["duplicate_rows"] > 0

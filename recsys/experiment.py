@@ -134,6 +134,14 @@ class Experiment:
         return load_raw_data(self.config, self.hook)
 
     @cached_property
+    def summary(self) -> dict:
+        """EDA's summary numbers of the raw data (`recsys.eda.summarize`), for the EDA action and
+        the report alike."""
+        from recsys.eda import summarize
+
+        return summarize(self.raw)
+
+    @cached_property
     def prepared(self) -> PreparedData:
         """Duplicates merged, rare users and items filtered, ids indexed, features aligned."""
         return prepare(self.raw, self.config)

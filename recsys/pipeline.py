@@ -91,6 +91,7 @@ def exploratory_data_analysis(experiment: Experiment) -> dict:
         prepared=experiment.prepared,
         min_per_user=config.min_interactions_per_user,
         min_per_item=config.min_interactions_per_item,
+        summary=experiment.summary,
     )
 
 

@@ -145,14 +145,13 @@ def _guarded(title: str, build: Callable[[], str]) -> str:
 # sections
 # --------------------------------------------------------------------------------------------
 def _data_section(config: Config, experiment: Experiment | None) -> str:
-    from recsys.eda import EDA_FIGURES, summarize
+    from recsys.eda import EDA_FIGURES
 
-    raw = _loaded(experiment, "raw")
     parts = []
-    if raw is None:
+    if experiment is None or _loaded(experiment, "raw") is None:
         parts.append(_note("No numbers: this run's actions did not load the data."))
-    else:
-        parts.append(_summary_table(summarize(raw), _loaded(experiment, "prepared")))
+    else:  # the EDA action's summary when it ran (computed once per experiment)
+        parts.append(_summary_table(experiment.summary, _loaded(experiment, "prepared")))
     figures_dir = Path(config.figures_dir)
     found = [figures_dir / name for name in EDA_FIGURES if (figures_dir / name).is_file()]
     if found:
