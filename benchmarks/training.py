@@ -1,12 +1,17 @@
-"""Training throughput on the large synthetic dataset (about 20 million interactions).
+"""Training throughput on the large synthetic dataset (about 20 million interactions, 16 million
+in the training split).
 
-Measures, with the default model (or --dim / --batch-size):
-  - the sampler alone (`InteractionDataset` batches per second, softmax and 4-negative variants),
-  - training (`model.fit` on a slice of the epoch, after a warm-up that compiles the step),
-and extrapolates seconds per full epoch. The sampler must produce batches at least 10x faster than
-the model consumes them.
+Measures, in one run:
+  - the sampler alone (`InteractionDataset` batches per second, softmax and 4-negative variants);
+  - training at each `--dims` with Keras' dense Adam (`sparse_table_updates=False`, the path every
+    backend can take) and with the row-sparse step (`recsys.row_sparse.LazyAdam`, the JAX
+    default): `model.fit` on a slice of the epoch with full-size tables, after a warm-up epoch
+    that compiles the step. Seconds per epoch are extrapolated from the slice, plus, for the
+    row-sparse step, its once-per-epoch catch-up of every table row (timed on its own);
+  - `implicit`'s iALS (64 factors, 15 iterations, all cores) on the same training matrix: the
+    fastest CPU peer, whose whole fit is the figure to set an epoch beside.
 
-    python benchmarks/training.py [--users 140000] [--dim 256] [--batch-size 1024] [--steps 150]
+    python benchmarks/training.py [--users 140000] [--dims 64 256] [--batch-size 1024] [--steps 150]
 """
 
 from __future__ import annotations
@@ -33,12 +38,47 @@ def sampler_rate(dataset, batches: int) -> float:
     return examples / (time.perf_counter() - started)
 
 
+def train_rate(config, prepared, train, part, sparse: bool) -> tuple[float, float]:
+    """(examples per second of `model.fit` on `part`, seconds of one catch-up of the tables)."""
+    import keras
+
+    from recsys import row_sparse
+    from recsys.training import build_model, learning_rate_schedule, make_dataset
+
+    model = build_model(config, prepared.n_users, prepared.n_items, None, None, train)
+    dataset = make_dataset(part, config, model.task)
+    schedule = learning_rate_schedule(config, -(-len(train) // config.batch_size))
+    model.compile(optimizer=row_sparse.make_optimizer(model, schedule, sparse))
+    model.fit(dataset, epochs=1, verbose=0)  # compiles the step
+    started = time.perf_counter()
+    model.fit(dataset, epochs=1, verbose=0)
+    rate = len(part) / (time.perf_counter() - started)
+    catch_up = 0.0
+    if isinstance(model.optimizer, row_sparse.LazyAdam):
+        started = time.perf_counter()
+        model.optimizer.catch_up()
+        keras.ops.convert_to_numpy(model.trainable_variables[0])  # wait for the result
+        catch_up = time.perf_counter() - started
+    return rate, catch_up
+
+
+def ials_seconds(train, factors: int = 64, iterations: int = 15) -> float:
+    """Seconds of `implicit`'s iALS fit (binary confidence, all cores) on the training matrix."""
+    from recsys.baselines import IALS
+
+    matrix = train.user_item_matrix()
+    started = time.perf_counter()
+    IALS(factors=factors, iterations=iterations, seed=0).fit(matrix)
+    return time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=140_000)
-    parser.add_argument("--dim", type=int, default=None, help="embedding_dim (default: the config default)")
+    parser.add_argument("--dims", type=int, nargs="+", default=[64, 256], help="embedding_dim values")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=150, help="training steps timed (after a warm-up)")
+    parser.add_argument("--no-ials", action="store_true", help="skip the iALS row")
     args = parser.parse_args()
 
     import keras
@@ -49,11 +89,9 @@ def main() -> int:
     from recsys.preparation import prepare
     from recsys.sampling import InteractionDataset
     from recsys.splitting import split_interactions
-    from recsys.training import build_model, learning_rate_schedule, make_dataset
+    from recsys.training import make_dataset
 
-    config = Config()
-    if args.dim:
-        config = config.replace(embedding_dim=args.dim)
+    config = Config(verbosity=0)
     if args.batch_size:
         config = config.replace(batch_size=args.batch_size)
     prepared = prepare(generate_demo(num_users=args.users, seed=0), config)
@@ -64,39 +102,46 @@ def main() -> int:
     negatives = InteractionDataset(train, batch_size=config.batch_size, num_negatives=4, seed=0)
     negatives_rate = sampler_rate(negatives, 300)
 
-    # Train on a slice of the epoch (full-size embedding tables): warm-up epoch compiles, next is timed.
     rows = np.random.default_rng(0).permutation(len(train))[: config.batch_size * args.steps]
     part = train.subset(np.sort(rows))
-    model = build_model(config, prepared.n_users, prepared.n_items, None, None, train)
-    dataset = make_dataset(part, config, model.task)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(full))))
-    model.fit(dataset, epochs=1, verbose=0)
-    started = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0)
-    train_rate = len(part) / (time.perf_counter() - started)
-    epoch_seconds = len(train) / train_rate
+    lines = []  # (what, examples/s, seconds per epoch, x dense)
+    for dim in args.dims:
+        dim_config = config.replace(embedding_dim=dim)
+        dense_rate, _ = train_rate(dim_config, prepared, train, part, sparse=False)
+        dense_epoch = len(train) / dense_rate
+        lines.append((f"dim {dim}: Keras Adam, dense tables", dense_rate, dense_epoch, 1.0))
+        if keras.backend.backend() == "jax":
+            rate, catch_up = train_rate(dim_config, prepared, train, part, sparse=True)
+            epoch = len(train) / rate + catch_up
+            speed_up = dense_epoch / epoch
+            lines.append((f"dim {dim}: row-sparse LazyAdam (default)", len(train) / epoch, epoch, speed_up))
+    ials = None if args.no_ials else ials_seconds(train)
 
     print(
         f"\nTraining throughput: {len(train):,} training interactions, "
-        f"{prepared.n_users:,} users x {prepared.n_items:,} items; "
-        f"embedding_dim {config.embedding_dim}, batch_size {config.batch_size}, loss {config.loss}; "
+        f"{prepared.n_users:,} users x {prepared.n_items:,} items; batch_size {config.batch_size}, "
+        f"loss {config.loss}, ids only; "
         f"Keras {keras.__version__} on {keras.backend.backend()}, "
         f"{os.cpu_count()} CPU cores ({platform.machine()})"
     )
-    print(f"{'what':<44}{'examples/s':>14}{'x training':>12}")
-    print("-" * 70)
+    print(f"{'what':<46}{'examples/s':>12}{'s / epoch':>11}{'x dense':>9}")
+    print("-" * 78)
+    for what, rate, epoch, speed_up in lines:
+        print(f"{what:<46}{rate:>12,.0f}{epoch:>11,.0f}{speed_up:>9.1f}")
+    if ials is not None:
+        per_iteration = ials / 15
+        print(
+            f"{'implicit iALS, 64 factors: 15 iterations':<46}{len(train) / per_iteration:>12,.0f}"
+            f"{ials:>11,.0f}{'':>9}"
+        )
+        print("  (iALS: examples/s = interactions per second per iteration; s / epoch = its whole fit)")
+    slowest = min(rate for _, rate, _, _ in lines)
     print(
-        f"{'sampler, in-batch softmax batches':<44}{softmax_rate:>14,.0f}{softmax_rate / train_rate:>12.1f}"
+        f"\nsampler, in-batch softmax batches: {softmax_rate:,.0f} examples/s "
+        f"({softmax_rate / slowest:.1f}x the slowest training row); "
+        f"4 negatives per positive: {negatives_rate:,.0f} examples/s"
     )
-    print(
-        f"{'sampler, 4 negatives per positive':<44}{negatives_rate:>14,.0f}"
-        f"{negatives_rate / train_rate:>12.1f}"
-    )
-    print(f"{'training (model.fit, ids only)':<44}{train_rate:>14,.0f}{1.0:>12.1f}")
-    print(
-        f"\nseconds per epoch (extrapolated from {args.steps} steps): "
-        f"{epoch_seconds:,.0f} s = {epoch_seconds / 60:.1f} min"
-    )
+    print(f"training rates from {args.steps} timed steps of batch {config.batch_size}")
     return 0
 
 

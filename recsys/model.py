@@ -22,6 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from recsys import row_sparse
 from recsys.errors import ArtifactError, DataError
 from recsys.retrieval import TASKS, InBatchSoftmax, RetrievalTask
 
@@ -127,8 +128,11 @@ class Encoder(keras.layers.Layer):
             raise DataError(f"the {self.name} tower has no features: it embeds ids only.")
         return self.project(self.hidden(features))
 
-    def call(self, indices, training=False):
-        embedding = self.id_embedding(indices)
+    def call(self, indices, training=False, rows=None):
+        """The tower's embeddings of `indices`. `rows`, when given, are the id embeddings already
+        looked up (the row-sparse training step's, `recsys.row_sparse`, which differentiates with
+        respect to the looked-up rows instead of the whole table)."""
+        embedding = self.id_embedding(indices) if rows is None else rows
         if self.feature_dim:
             if training and self.id_dropout:
                 # Id dropout: some rows are trained from their features alone, as a cold id would be.
@@ -241,15 +245,16 @@ class EmbeddingModel(keras.Model):
             embedding = embedding / ops.sqrt(ops.sum(ops.square(embedding), axis=-1, keepdims=True) + 1e-12)
         return embedding
 
-    def user_embedding(self, users, training=False):
+    def user_embedding(self, users, training=False, rows=None):
         """User tower output; with normalisation it is divided by sqrt(temperature), so that a dot
-        product of the two towers is the training logit (cosine / temperature)."""
-        embedding = self._finish(self.user_encoder(users, training=training))
+        product of the two towers is the training logit (cosine / temperature). `rows`: the id
+        embeddings already looked up (see `Encoder.call`)."""
+        embedding = self._finish(self.user_encoder(users, training=training, rows=rows))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
-    def item_embedding(self, items, training=False):
+    def item_embedding(self, items, training=False, rows=None):
         """Item tower output, scaled like `user_embedding`."""
-        embedding = self._finish(self.item_encoder(items, training=training))
+        embedding = self._finish(self.item_encoder(items, training=training, rows=rows))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
     # --- cold start: embeddings from features alone -------------------------------------------
@@ -297,14 +302,23 @@ class EmbeddingModel(keras.Model):
     # --- training ----------------------------------------------------------------------------
     def call(self, inputs, training=False):
         """Embeddings of a batch `{"user", "item"[, "negatives"]}`; drawn negatives join the item
-        column after the positive."""
+        column after the positive. The row-sparse training step (`recsys.row_sparse`) adds
+        `user_rows` / `item_rows`: the id embeddings it looked up, in the ids' shape plus `dim`."""
         items = inputs["item"]
         if "negatives" in inputs:
             items = ops.concatenate([ops.expand_dims(items, 1), inputs["negatives"]], axis=1)
         return {
-            "user": self.user_embedding(inputs["user"], training),
-            "item": self.item_embedding(items, training),
+            "user": self.user_embedding(inputs["user"], training, inputs.get("user_rows")),
+            "item": self.item_embedding(items, training, inputs.get("item_rows")),
         }
+
+    def train_step(self, *args):
+        """Keras' training step, or on JAX, when compiled with `recsys.row_sparse.LazyAdam`, the
+        row-sparse one (`recsys.row_sparse.applies`): Adam updates only the id-table rows each
+        batch looks up, several times faster on large catalogues."""
+        if row_sparse.applies(self):
+            return row_sparse.train_step(self, *args)
+        return super().train_step(*args)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras' loss hook: the task's loss on the embeddings (`y` carries its per-positive

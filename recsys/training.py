@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from recsys import distribution
+from recsys import distribution, row_sparse
 from recsys.config import Config
 from recsys.errors import ConfigError
 from recsys.evaluation import embedding_scorer, evaluate, format_metrics
@@ -317,11 +317,12 @@ def fit(
     if log_epochs and train.scores is not None and config.use_scores_as_weights:
         kind, reason = choose_score_weighting(train.scores, config.score_weighting)
         say(f"  scores weigh positives {SCORE_WEIGHTINGS[kind]} ({reason}).")
+    schedule = learning_rate_schedule(config, len(dataset))
     with distribution.scope(config):
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
+        model.compile(optimizer=row_sparse.make_optimizer(model, schedule, config.sparse_table_updates))
     # A non-finite loss stops training at once (and is refused below): NaN weights must never be
     # evaluated, checkpointed or saved.
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), row_sparse.CatchUp()]
     monitor = f"val_{config.monitor_metric}"
     if validation is not None:
         train_matrix = train.user_item_matrix() if train_matrix is None else train_matrix
