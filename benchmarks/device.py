@@ -7,9 +7,9 @@ GPU or TPU when the CUDA/TPU build of JAX is installed and sees one) and once fo
 (`JAX_PLATFORMS=cpu`). On a machine without an accelerator both rows are CPU rows, and the table
 says so. Sizes are chosen so that the whole script ends within about 5 minutes on 2 CPU cores.
 
-- training: `model.fit` of the default two-tower model (ids only, in-batch softmax) on synthetic
-  interactions (--per-user per user, Zipf-like items), one warm-up pass that compiles the step,
-  then --steps timed steps; examples per second;
+- training: `model.fit` of the default two-tower model (ids only, in-batch softmax, the row-sparse
+  step of `recsys.row_sparse`) on synthetic interactions (--per-user per user, Zipf-like items),
+  one warm-up pass that compiles the step, then --steps timed steps; examples per second;
 - top-N: the top 50 unseen items of every user by dot product, in user blocks on the device
   (`jax.lax.top_k` after masking seen items), against the project's CPU path
   (`recsys.topn.top_k_unseen`) in the CPU row.
@@ -35,9 +35,9 @@ def measure(args: argparse.Namespace) -> dict:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import jax
     import jax.numpy as jnp
-    import keras
     import numpy as np
 
+    from recsys import row_sparse
     from recsys.config import Config
     from recsys.interactions import Interactions
     from recsys.model import compute_embeddings
@@ -55,7 +55,8 @@ def measure(args: argparse.Namespace) -> dict:
     model = build_model(config, args.users, args.items, None, None, train)
     part = train.subset(np.sort(rng.permutation(len(train))[: config.batch_size * args.steps]))
     dataset = make_dataset(part, config, model.task)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(config, len(dataset))))
+    schedule = learning_rate_schedule(config, len(dataset))
+    model.compile(optimizer=row_sparse.make_optimizer(model, schedule, config.sparse_table_updates))
     model.fit(dataset, epochs=1, verbose=0)  # compiles the step
     started = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)
