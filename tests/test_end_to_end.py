@@ -173,7 +173,16 @@ def test_ctrl_c_during_training_is_one_line_and_exit_130(tmp_path):
             if line.strip().startswith("epoch") and "/50" in line:
                 process.send_signal(signal.SIGINT)
                 break
-        _, err = process.communicate(timeout=120)
+        # A SIGINT that lands while native code runs can be consumed there (seen on a loaded
+        # machine); a user would press Ctrl-C again, and so does this test, a few times at most.
+        for _ in range(5):
+            try:
+                _, err = process.communicate(timeout=20)
+                break
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGINT)
+        else:
+            _, err = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == 130 and err == "interrupted\n"
