@@ -11,8 +11,10 @@ Canonical interaction columns: `user`, `item`, and optionally `score` (Float64) 
 id column renamed to `id`.
 
 Ids keep their type: integers stay integers (Int64, or UInt64 for ids from 2**63 up), text stays
-text. Text ids lose surrounding whitespace (counted in a warning), and a text column whose every
-value is a plain integer ('7', not '007' or '+7') becomes Int64, since a CSV holds only text.
+text, held as a Categorical: each distinct id stored once and a 32-bit code per row (20 million
+rows of 13-character ids take 80 MB so, 550 MB as String). Text ids lose surrounding whitespace
+(counted in a warning), and a text column whose every value is a plain integer ('7', not '007'
+or '+7') becomes Int64, since a CSV holds only text.
 Whole-number floats (7.0) become integers; any other float, a boolean, a list or a dict is not an
 id, and a hook column that mixes integers and text is refused rather than turned into text.
 Dates are never guessed: text timestamps are numbers, ISO-8601 dates, or parsed strictly with
@@ -32,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from recsys.errors import DataError
+from recsys.interactions import gather_rows, numpy_chunks
 from recsys.log import plural, warn
 
 USER, ITEM, SCORE, TIMESTAMP = "user", "item", "score", "timestamp"
@@ -287,11 +290,16 @@ def read_table(
     id_columns: tuple = (),
     text_columns: tuple = (),
     columns: tuple | None = None,
+    number_columns: tuple = (),
 ) -> pl.DataFrame:
     """Read a CSV or Parquet file, or a folder of Parquet files. CSV id columns (and
     `text_columns`) are read as text, so that '007' stays '007'; `_check_ids` turns ids into
-    integers only where that loses nothing. `columns`: read only these (those present) from
-    Parquet, so other columns never reach memory.
+    integers only where that loses nothing. `columns`: read only these, so other columns never
+    reach memory (all columns when one of them is missing, for the message that lists them).
+
+    Compact as read (see `_compact`): text id columns become Categorical and numeric
+    `number_columns` Float64 while the file streams in, so the full-width raw table (20 million
+    13-character ids are 550 MB as String, 80 MB as Categorical) never exists.
 
     A folder is read lazily as one table: its `*.parquet` files in name order (which is the row
     order that `duplicate_policy = "last"` follows), only `columns` projected.
@@ -302,21 +310,24 @@ def read_table(
     if not path.exists():
         raise DataError(f"{what} file {path} does not exist (check the path in config.py).")
     if path.is_dir():
-        return _read_parquet_folder(path, what, columns)
+        return _read_parquet_folder(path, what, columns, id_columns, number_columns)
     if path.stat().st_size == 0:
         raise DataError(f"{what} file {path} is empty; expected a header row and at least one data row.")
     is_parquet = path.suffix.lower() in (".parquet", ".pq")
     header: list[str] = []
     try:
         if is_parquet:
-            frame = _scan_parquet([path], columns).collect()
+            frame = _compact(_scan_parquet([path], columns), id_columns, number_columns)
         else:
             header = _csv_header(path, separator)
             overrides = {c: pl.String for c in (*id_columns, *text_columns) if c in header}
+            lazy = pl.scan_csv(
+                path, separator=separator, infer_schema_length=10_000, schema_overrides=overrides
+            )
+            if columns is not None and set(columns) <= set(header):
+                lazy = lazy.select(list(dict.fromkeys(columns)))
             try:
-                frame = pl.read_csv(
-                    path, separator=separator, infer_schema_length=10_000, schema_overrides=overrides
-                )
+                frame = _compact(lazy, id_columns, number_columns)
             except pl.exceptions.ComputeError:
                 # A column whose type changes after the inferred prefix: read everything as text and
                 # let each column's own check say what is wrong.
@@ -336,6 +347,25 @@ def read_table(
     return frame
 
 
+def _compact(lazy: pl.LazyFrame, id_columns: tuple, number_columns: tuple) -> pl.DataFrame:
+    """Collect `lazy` in a stream, each chunk made compact as it arrives: text `id_columns` as
+    Categorical (each distinct id stored once, a 32-bit code per row) and numeric
+    `number_columns` as Float64 (the type their checks give them anyway); other columns as read.
+
+    Lossless: the Categorical holds the exact text (nulls stay null), and the checks read it per
+    distinct value."""
+    schema = lazy.collect_schema()
+    compact = []
+    for name, dtype in schema.items():
+        column = pl.col(name)
+        if name in id_columns and dtype == pl.String:
+            column = column.cast(pl.Categorical)
+        elif name in number_columns and dtype.is_numeric():
+            column = column.cast(pl.Float64)
+        compact.append(column)
+    return lazy.select(compact).collect(engine="streaming")
+
+
 def _scan_parquet(files: list[Path], columns: tuple | None) -> pl.LazyFrame:
     """The files as one lazy table, projected on `columns` (None, or one of them missing: all
     columns, so that the missing-column error can list the columns the data has)."""
@@ -345,7 +375,9 @@ def _scan_parquet(files: list[Path], columns: tuple | None) -> pl.LazyFrame:
     return lazy.select(list(dict.fromkeys(columns)))
 
 
-def _read_parquet_folder(path: Path, what: str, columns: tuple | None) -> pl.DataFrame:
+def _read_parquet_folder(
+    path: Path, what: str, columns: tuple | None, id_columns: tuple = (), number_columns: tuple = ()
+) -> pl.DataFrame:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq") and p.is_file())
     if not files:
         raise DataError(
@@ -353,7 +385,7 @@ def _read_parquet_folder(path: Path, what: str, columns: tuple | None) -> pl.Dat
             "of Parquet files."
         )
     try:
-        frame = _scan_parquet(files, columns).collect()
+        frame = _compact(_scan_parquet(files, columns), id_columns, number_columns)
     except (Exception, pl.exceptions.PanicException) as exc:
         raise DataError(
             f"could not read the {what} folder {path} ({len(files)} files): {_first_line(exc)}"
@@ -379,6 +411,20 @@ def require_columns(frame: pl.DataFrame, columns: dict[str, str], source: str, f
     if missing:
         found = ", ".join(map(repr, frame.columns[:20])) + (" ..." if frame.width > 20 else "")
         raise DataError(f"{source}: missing column {', '.join(missing)}. Columns found: {found}. " + fix)
+
+
+# --------------------------------------------------------------------------------------------
+# text ids as codes
+# --------------------------------------------------------------------------------------------
+def distinct_values(ids: pl.Series) -> pl.Series:
+    """The distinct values of a Categorical column, nulls left out: without nulls, one row of each,
+    found by writing row numbers into a table indexed by code (no hashing of the rows)."""
+    if ids.null_count():
+        return ids.unique().drop_nulls()
+    row_of = np.full(int(cast(int, ids.to_physical().max())) + 1 if len(ids) else 0, -1, dtype=np.int64)
+    for start, chunk in numpy_chunks(ids):
+        row_of[chunk] = np.arange(start, start + len(chunk))
+    return ids.gather(row_of[row_of >= 0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,59 +479,83 @@ def _integer_ids(ids: pl.Series, column: str, source: str) -> pl.Series:
     )
 
 
-def _text_ids(ids: pl.Series, stripped: pl.Series, column: str, source: str) -> pl.Series:
-    """The ids without surrounding whitespace (`stripped`; a warning says how many changed); a
-    column of plain integers becomes Int64 when every value prints back exactly ('7', but not
-    '007', '+7' or '-0')."""
-    changed = (stripped != ids).fill_null(False)
-    if changed.any():
-        row = _first(changed)
-        warn(
-            f"{source}: removed surrounding whitespace from {plural(int(changed.sum()), 'id')} in column "
-            f"{column!r} (e.g. row {row + 1}: {quoted(ids[row])} is {quoted(stripped[row])})."
-        )
-    as_int = stripped.cast(pl.Int64, strict=False)
-    if as_int.null_count() > stripped.null_count():
-        return stripped
-    # Every value parsed as an integer; only a sign '+', a zero before digits or '-0' would not print
-    # back the same (checked with prefix tests, several times faster than printing 20M integers).
-    text = stripped.str
-    altered = (
-        text.starts_with("+") | text.starts_with("-0") | (text.starts_with("0") & (text.len_bytes() > 1))
-    )
-    return stripped if altered.any() else as_int
+def _per_row(values: pl.Series, distinct: pl.Series, codes: pl.Series) -> pl.Series:
+    """`values` (one per id of `distinct`, a Categorical) spread to the rows by their codes
+    (`codes`: the column's physical codes; a null code gives null): one gather from a table
+    indexed by code, no hashing. For masks in messages and the rare stripped ids."""
+    physical = distinct.to_physical().to_numpy()
+    position = np.zeros(int(physical.max()) + 1 if len(physical) else 1, dtype=np.uint32)
+    position[physical] = np.arange(len(physical), dtype=np.uint32)
+    return values.gather(position).gather(codes)  # the table is small, the rows are many
 
 
-def _check_ids(ids: pl.Series, column: str, source: str) -> pl.Series:
-    """The id column `column` (values `ids`) as Int64, UInt64 or String (see the module doc);
-    every id present."""
-    dtype = ids.dtype
-    if isinstance(dtype, (pl.Categorical, pl.Enum)):
-        ids = ids.cast(pl.String)
-        dtype = ids.dtype
-    if dtype == pl.Boolean:
-        row = _first(ids.is_not_null()) if ids.null_count() < ids.len() else 0
-        raise _id_error(source, column, row, ids[row], "booleans")
-    if not (dtype.is_integer() or dtype.is_float() or dtype in (pl.String, pl.Null)):
-        row = _first(ids.is_not_null()) if ids.null_count() < ids.len() else 0
-        raise _id_error(source, column, row, ids[row], f"{dtype} values")
-    if dtype.is_float():
-        ids = _float_ids(ids, column, source)
-    missing = ids.is_null()
-    stripped = ids
-    # Strip only when some id has surrounding whitespace: a stripped copy of 20 million text ids
-    # is hundreds of MB, and the test is one pass that allocates a boolean per row.
-    if ids.dtype == pl.String and ids.str.contains(r"^\s|\s$").any():
-        stripped = ids.str.strip_chars()
-    if ids.dtype == pl.String:
-        missing = missing | (stripped == "")
+def _reject_missing(missing: pl.Series, column: str, source: str) -> None:
+    """DataError naming the rows where `missing` (a mask of the rows without an id) is true."""
     if missing.any():
         raise DataError(
             f"{source}: column {column!r} is empty on {missing.sum():,} data row(s): "
             f"rows {_first_rows(missing)}{_row_note(source)}; every row needs an id there."
         )
-    if ids.dtype == pl.String:
-        return _text_ids(ids, stripped, column, source)
+
+
+def _text_ids(ids: pl.Series, column: str, source: str) -> pl.Series:
+    """Text ids (a Categorical) present and without surrounding whitespace (stripped, and a
+    warning says how many changed); a column of plain integers becomes Int64 when every value
+    prints back exactly ('7', but not '007', '+7' or '-0').
+
+    Each distinct id is checked once and the verdicts reach the rows through their codes: on 20
+    million rows of 140,000 users that is 140,000 strings to look at, not 20 million."""
+    codes = ids.to_physical()
+    distinct = distinct_values(ids)
+    text = distinct.cast(pl.String)
+    stripped = text.str.strip_chars()
+    blank = stripped == ""
+    missing = ids.is_null()
+    if blank.any():
+        missing = missing | _per_row(blank, distinct, codes).fill_null(False)
+    _reject_missing(missing, column, source)
+    changed = stripped != text
+    if changed.any():
+        rows = _per_row(changed, distinct, codes)
+        row = _first(rows)
+        warn(
+            f"{source}: removed surrounding whitespace from {plural(int(rows.sum()), 'id')} in column "
+            f"{column!r} (e.g. row {row + 1}: {quoted(ids[row])} is "
+            f"{quoted(stripped.filter(distinct == ids[row])[0])})."
+        )
+    as_int = stripped.cast(pl.Int64, strict=False)
+    # Only a sign '+', a zero before digits or '-0' would not print back the same (prefix tests).
+    altered = (
+        stripped.str.starts_with("+")
+        | stripped.str.starts_with("-0")
+        | (stripped.str.starts_with("0") & (stripped.str.len_bytes() > 1))
+    )
+    if as_int.null_count() == 0 and not altered.any():
+        physical = distinct.to_physical().to_numpy()
+        table = np.zeros(int(physical.max()) + 1, dtype=np.int64)
+        table[physical] = as_int.to_numpy()
+        return pl.Series(ids.name, gather_rows(table, ids))  # a view of the array, not a copy
+    return _per_row(stripped, distinct, codes).cast(pl.Categorical) if changed.any() else ids
+
+
+def _check_ids(ids: pl.Series, column: str, source: str) -> pl.Series:
+    """The id column `column` (values `ids`) as Int64, UInt64 or Categorical text (see the
+    module doc); every id present."""
+    dtype = ids.dtype
+    if dtype == pl.String or isinstance(dtype, pl.Enum):
+        ids = ids.cast(pl.Categorical)  # text is checked and kept once per distinct id
+        dtype = ids.dtype
+    if dtype == pl.Boolean:
+        row = _first(ids.is_not_null()) if ids.null_count() < ids.len() else 0
+        raise _id_error(source, column, row, ids[row], "booleans")
+    if not (dtype.is_integer() or dtype.is_float() or isinstance(dtype, pl.Categorical) or dtype == pl.Null):
+        row = _first(ids.is_not_null()) if ids.null_count() < ids.len() else 0
+        raise _id_error(source, column, row, ids[row], f"{dtype} values")
+    if isinstance(dtype, pl.Categorical):
+        return _text_ids(ids, column, source)
+    if dtype.is_float():
+        ids = _float_ids(ids, column, source)
+    _reject_missing(ids.is_null(), column, source)
     return _integer_ids(ids, column, source)
 
 
@@ -505,6 +575,12 @@ def _reject_unparsed(
         )
 
 
+def _extremes(series: pl.Series) -> tuple[float, float]:
+    """(min, max) of a Float64 column without NaN or nulls: two passes that allocate nothing, so
+    that a range check builds its 20-million-row masks only for the message of a value outside."""
+    return float(cast(float, series.min())), float(cast(float, series.max()))
+
+
 def _check_scores(series: pl.Series, column: str, source: str) -> pl.Series:
     """Finite Float64 scores within float32's range (training runs in float32)."""
     if series.dtype == pl.String:
@@ -522,8 +598,9 @@ def _check_scores(series: pl.Series, column: str, source: str) -> pl.Series:
             f"{source}: column {column!r} has {bad.sum():,} missing, NaN or infinite value(s) at rows "
             f"{_first_rows(bad)}; every score must be a finite number (or set score_column = None)."
         )
-    huge = series.abs() > FLOAT32_MAX
-    if huge.any():
+    low, high = _extremes(series)
+    if max(-low, high) > FLOAT32_MAX:
+        huge = series.abs() > FLOAT32_MAX
         row = _first(huge)
         raise DataError(
             f"{source}: column {column!r} row {row + 1} has {series[row]:g}, beyond float32's range "
@@ -596,16 +673,26 @@ def _iso_seconds(text: pl.Series, column: str, source: str, files: bool) -> pl.S
     return out["seconds"]
 
 
+def _unit(magnitude: float) -> int:
+    """Index in TIME_UNITS of the magnitude class of a timestamp's absolute value."""
+    return int(np.searchsorted([limit for limit, _ in TIME_UNITS], magnitude, side="right"))
+
+
 def _check_time_numbers(series: pl.Series, column: str, source: str) -> None:
-    """Refuse infinite and absurd timestamps; warn when the magnitudes mix units (values unchanged)."""
-    bad = series.is_infinite() | (series.abs() >= MAX_TIMESTAMP)
-    if bad.any():
+    """Refuse infinite and absurd timestamps; warn when the magnitudes mix units (values unchanged).
+    Decided from the extremes: values between two of one class are of that class, so the masks
+    are built only for a message."""
+    low, high = _extremes(series)
+    if low <= -MAX_TIMESTAMP or high >= MAX_TIMESTAMP:  # infinities included
+        bad = series.is_infinite() | (series.abs() >= MAX_TIMESTAMP)
         row = _first(bad)
         raise DataError(
             f"{source}: column {column!r} row {row + 1} has {series[row]:g}, which is no time ({bad.sum():,} "
             "such value(s)); timestamps must be finite numbers since 1970 (in seconds, ms, µs or ns), below "
             "9.2e18, or dates."
         )
+    if low >= 0 and _unit(low) == _unit(high):
+        return  # one class: the common case, decided without a pass over the magnitudes
     magnitude = series.abs().to_numpy()
     unit = np.searchsorted([limit for limit, _ in TIME_UNITS], magnitude, side="right")
     counts = np.bincount(unit, minlength=len(TIME_UNITS))
@@ -766,6 +853,7 @@ def load_from_files(config) -> RawData:
             id_columns=(config.user_column, config.item_column),
             text_columns=text_columns,
             columns=tuple(c for c in columns if c),
+            number_columns=tuple(c for c in (config.score_column, config.timestamp_column) if c),
         ),
         config.user_column,
         config.item_column,

@@ -9,15 +9,36 @@ repeated pairs are merged, so a later dislike overrides an earlier like) or stop
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import polars as pl
 
 from recsys.errors import DataError
-from recsys.interactions import Interactions, sort_order
-from recsys.loading import FLOAT32_MAX, ITEM, SCORE, TIMESTAMP, USER, RawData, quoted
+from recsys.interactions import (
+    BLOCK_ROWS,
+    Interactions,
+    count_codes,
+    gather_rows,
+    keep_in_place,
+    kept_rows,
+    numpy_chunks,
+    sort_order,
+)
+from recsys.loading import (
+    FLOAT32_MAX,
+    ITEM,
+    SCORE,
+    TIMESTAMP,
+    USER,
+    RawData,
+    distinct_values,
+    quoted,
+)
 from recsys.log import plural, say
 from recsys.vocabulary import Vocabulary
+
+Column = np.ndarray | pl.Series  # scores and times: as loaded (polars) or picked rows (numpy)
 
 
 @dataclass
@@ -41,10 +62,27 @@ class PreparedData:
 
 
 def factorize(ids: pl.Series) -> tuple[np.ndarray, pl.Series]:
-    """Dense codes 0..n-1 (int32) in sorted id order, and the sorted unique ids.
+    """Dense codes 0..n-1 (int32) in sorted id order, and the sorted unique ids (text as String).
 
     Codes stay 32-bit and are made in place where polars allows: on 20 million rows every extra
-    64-bit copy is 160 MB, and fresh memory (page faults) costs more than the arithmetic."""
+    64-bit copy is 160 MB, and fresh memory (page faults) costs more than the arithmetic. Each
+    row's code is one gather from a small table where one exists: the rank of each Categorical
+    code, or of each integer id when the ids are below the number of rows (no hashing, no sort)."""
+    if isinstance(ids.dtype, (pl.Categorical, pl.Enum)) and ids.null_count() == 0:
+        distinct = distinct_values(ids)  # ranked as text, then each row's rank looked up by code
+        text = distinct.cast(pl.String)
+        uniques = text.sort()
+        rank = np.zeros(int(cast(int, distinct.to_physical().max())) + 1, dtype=np.int32)
+        rank[distinct.to_physical().to_numpy()] = uniques.search_sorted(text).to_numpy()
+        return gather_rows(rank, ids), uniques
+    if ids.dtype in (pl.Int64, pl.UInt64) and ids.null_count() == 0:
+        low, high = cast(int, ids.min()), cast(int, ids.max())
+        if low >= 0 and high < len(ids):  # a table no larger than the codes: ids index it directly
+            present = np.zeros(high + 1, dtype=bool)
+            for _, chunk in numpy_chunks(ids):
+                present[chunk] = True
+            rank = (np.cumsum(present) - 1).astype(np.int32)
+            return gather_rows(rank, ids), pl.Series(ids.name, np.flatnonzero(present), dtype=ids.dtype)
     uniques = ids.unique().sort()
     if ids.dtype.is_numeric():  # binary search in the few unique ids beats a full sort
         codes = uniques.search_sorted(ids).to_numpy()
@@ -57,23 +95,25 @@ def merge_duplicates(
     users: np.ndarray,
     items: np.ndarray,
     n_items: int,
-    scores: np.ndarray | None,
-    timestamps: np.ndarray | None,
+    scores: Column | None,
+    timestamps: Column | None,
     policy: str,
     source: str,
-) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+) -> tuple[np.ndarray | None, Column | None, int]:
     """Resolve repeated (user, item) rows by `policy`.
 
     Returns (indices of the rows kept, or None when every row is kept; scores for them (merged
-    for 'sum'); number of rows merged away). Only the duplicated rows are sorted, so the common
-    no-duplicate case costs one hash pass.
+    for 'sum'; `scores` itself when every row is kept); number of rows merged away). Only the
+    duplicated rows are sorted, so the common no-duplicate case costs one hash pass.
     """
-    key_series = pl.Series(users.astype(np.int64) * np.int64(n_items) + items)
+    key = users.astype(np.int64)  # one 64-bit array, made in place (a polars expression holds three)
+    key *= n_items
+    key += items
+    key_series = pl.Series(key)  # a view, not a copy
     n_rows = len(key_series)
     if key_series.n_unique() == n_rows:  # the common case, decided by one hash pass
         return None, scores, 0
     duplicated = key_series.is_duplicated().to_numpy()
-    key = key_series.to_numpy()
     dup_rows = np.flatnonzero(duplicated)
     if policy == "error":
         raise DataError(
@@ -81,6 +121,8 @@ def merge_duplicates(
             f"{', '.join(str(r + 1) for r in dup_rows[:5])}. "
             "Set duplicate_policy to 'last', 'max' or 'sum' to merge them."
         )
+    scores = None if scores is None else kept_rows(scores, None, np.float64)
+    timestamps = None if timestamps is None else kept_rows(timestamps, None, np.float64)
     # Order the duplicated rows by key, then by the policy's preference (the kept row sorts last).
     if policy == "max" and scores is not None:
         preference = scores[dup_rows]
@@ -108,23 +150,36 @@ def merge_duplicates(
 def filter_min_counts(
     users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, min_per_user: int, min_per_item: int
 ) -> tuple[np.ndarray, int]:
-    """Boolean mask of rows kept after removing rare users and items repeatedly until stable."""
+    """Boolean mask of rows kept after removing rare users and items repeatedly until stable.
+
+    The counts are made once and then lowered by the rows each round removes (after the first
+    round, a few), and each row looks up a boolean per user and item, not a 64-bit count."""
+    user_counts, item_counts = count_codes(users, n_users), count_codes(items, n_items)
     keep = np.ones(len(users), dtype=bool)
     rounds = 0
     while True:
         rounds += 1
-        user_counts = np.bincount(users[keep], minlength=n_users)
-        item_counts = np.bincount(items[keep], minlength=n_items)
-        bad_rows = keep & ((user_counts[users] < min_per_user) | (item_counts[items] < min_per_item))
+        bad_rows = (user_counts < min_per_user)[users]
+        bad_rows |= (item_counts < min_per_item)[items]
+        bad_rows &= keep
         if not bad_rows.any():
             return keep, rounds
         keep &= ~bad_rows
+        removed = np.flatnonzero(bad_rows)
+        user_counts -= np.bincount(users[removed], minlength=n_users)
+        item_counts -= np.bincount(items[removed], minlength=n_items)
 
 
 def _reindex(codes: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    """Map old codes to new contiguous codes among `alive` (a boolean per old code)."""
-    new_code = (np.cumsum(alive) - 1).astype(np.int32)
-    return new_code[codes]
+    """Map old codes to new contiguous codes among `alive` (a boolean per old code), in place,
+    block by block (`codes` is the caller's own array)."""
+    if not alive.all():
+        codes = codes if codes.flags.writeable else codes.copy()
+        new_code = (np.cumsum(alive) - 1).astype(np.int32)
+        for start in range(0, len(codes), BLOCK_ROWS):
+            block = codes[start : start + BLOCK_ROWS]
+            block[:] = new_code[block]
+    return codes
 
 
 def _reject_colliding_ids(original: pl.Series, ids: pl.Series, kind: str, source: str) -> None:
@@ -156,6 +211,8 @@ def align_features(
         return None, {}
     source = source or f"{kind} features"
     ids = features["id"]
+    if isinstance(ids.dtype, pl.Categorical):  # text ids, compared as text
+        ids = ids.cast(pl.String)
     if ids.dtype != vocab.ids.dtype:
         ids = ids.cast(vocab.ids.dtype, strict=False)
         _reject_colliding_ids(features["id"], ids, kind, source)
@@ -201,25 +258,26 @@ def align_features(
     return aligned, report
 
 
-def _check_negative_scores(scores: np.ndarray | None, raw: RawData, policy: str) -> None:
+def _check_negative_scores(scores: Column | None, raw: RawData, policy: str) -> None:
     """With negative_scores='error': a DataError naming the first negative score's row and value."""
     if scores is None or policy != "error":
         return
     negative = scores < 0
     if negative.any():
-        rows = np.flatnonzero(negative)
+        rows = np.flatnonzero(np.asarray(negative))
+        first = int(rows[0])
         raise DataError(
-            f"{raw.source}: column {raw.column_name(SCORE)!r} row {rows[0] + 1} has the negative score "
-            f"{scores[rows[0]]:g} ({len(rows):,} negative score(s)); negative_scores = 'error' refuses them "
+            f"{raw.source}: column {raw.column_name(SCORE)!r} row {first + 1} has the negative score "
+            f"{scores[first]:g} ({len(rows):,} negative score(s)); negative_scores = 'error' refuses them "
             "(set negative_scores = 'drop' in config.py to remove them)."
         )
 
 
-def _drop_negative_scores(scores: np.ndarray | None, raw: RawData) -> np.ndarray | None:
+def _drop_negative_scores(scores: Column | None, raw: RawData) -> np.ndarray | None:
     """Mask of the (merged) interactions to keep: those without a negative score; None: keep all."""
-    if scores is None or not (scores < 0).any():
+    if scores is None or not len(scores) or not cast(float, scores.min()) < 0:
         return None
-    keep = scores >= 0
+    keep = np.asarray(scores >= 0)
     n_dropped = int((~keep).sum())
     if not keep.any():
         raise DataError(
@@ -242,10 +300,10 @@ def prepare(raw: RawData, config) -> PreparedData:
     say(f"Preparing {plural(n_input, 'interaction')} from {raw.source}")
     user_codes, user_ids = factorize(frame[USER])
     item_codes, item_ids = factorize(frame[ITEM])
-    scores = frame[SCORE].to_numpy().astype(np.float64, copy=False) if SCORE in frame.columns else None
-    timestamps = (
-        frame[TIMESTAMP].to_numpy().astype(np.float64, copy=False) if TIMESTAMP in frame.columns else None
-    )
+    # Scores and times stay polars columns until the rows to keep are known: each becomes one
+    # numpy array of the kept rows (`kept_rows`), never a whole-column copy first.
+    scores: Column | None = frame[SCORE] if SCORE in frame.columns else None
+    timestamps: Column | None = frame[TIMESTAMP] if TIMESTAMP in frame.columns else None
     _check_negative_scores(scores, raw, config.negative_scores)
 
     kept, scores, n_merged = merge_duplicates(
@@ -253,12 +311,16 @@ def prepare(raw: RawData, config) -> PreparedData:
     )
     if kept is not None:
         user_codes, item_codes = user_codes[kept], item_codes[kept]
-        timestamps = None if timestamps is None else timestamps[kept]
+        timestamps = None if timestamps is None else kept_rows(timestamps, None, np.float64)[kept]
         say(
             f"  merged {plural(n_merged, 'duplicate row')} of repeated (user, item) pairs "
             f"(duplicate_policy={config.duplicate_policy!r})."
         )
-    if scores is not None and (np.abs(scores) > FLOAT32_MAX).any():
+    if (
+        scores is not None
+        and len(scores)
+        and max(-cast(float, scores.min()), cast(float, scores.max())) > FLOAT32_MAX
+    ):
         raise DataError(
             f"{raw.source}: summing the scores of repeated (user, item) pairs (duplicate_policy='sum') gives "
             f"{np.abs(scores).max():g}, beyond float32's range (about 3.4e38) in which training runs; "
@@ -269,8 +331,8 @@ def prepare(raw: RawData, config) -> PreparedData:
     if non_negative is not None:
         n_negative = int((~non_negative).sum())
         user_codes, item_codes = user_codes[non_negative], item_codes[non_negative]
-        scores = None if scores is None else scores[non_negative]
-        timestamps = None if timestamps is None else timestamps[non_negative]
+        scores = None if scores is None else kept_rows(scores, non_negative, np.float64)
+        timestamps = None if timestamps is None else kept_rows(timestamps, non_negative, np.float64)
 
     keep, rounds = filter_min_counts(
         user_codes,
@@ -280,16 +342,19 @@ def prepare(raw: RawData, config) -> PreparedData:
         config.min_interactions_per_user,
         config.min_interactions_per_item,
     )
-    n_filtered = int((~keep).sum())
-    if not keep.any():
+    n_filtered = len(keep) - int(np.count_nonzero(keep))
+    if n_filtered == len(keep):
         raise DataError(
             f"no interactions survive min_interactions_per_user={config.min_interactions_per_user} and "
             f"min_interactions_per_item={config.min_interactions_per_item} "
             f"({len(user_ids):,} users, {len(item_ids):,} items, "
             f"{len(user_codes):,} interactions before filtering). Lower the minimums in config.py."
         )
-    alive_users = np.bincount(user_codes[keep], minlength=len(user_ids)) > 0
-    alive_items = np.bincount(item_codes[keep], minlength=len(item_ids)) > 0
+    # The codes of the kept rows, moved to the front of the codes' own arrays (made by `factorize`
+    # or picked above, so owned here): the result's user and item arrays are no new memory.
+    users, items = keep_in_place(user_codes, keep), keep_in_place(item_codes, keep)
+    alive_users = count_codes(users, len(user_ids)) > 0
+    alive_items = count_codes(items, len(item_ids)) > 0
     if n_filtered:
         dropped_users = plural(int((~alive_users).sum()), "user")
         dropped_items = plural(int((~alive_items).sum()), "item")
@@ -301,12 +366,12 @@ def prepare(raw: RawData, config) -> PreparedData:
     user_vocab = Vocabulary(user_ids.filter(pl.Series(alive_users)), "user")
     item_vocab = Vocabulary(item_ids.filter(pl.Series(alive_items)), "item")
     interactions = Interactions(
-        users=_reindex(user_codes[keep], alive_users),
-        items=_reindex(item_codes[keep], alive_items),
+        users=_reindex(users, alive_users),
+        items=_reindex(items, alive_items),
         n_users=len(user_vocab),
         n_items=len(item_vocab),
-        scores=None if scores is None else scores[keep].astype(np.float32),
-        timestamps=None if timestamps is None else timestamps[keep],
+        scores=None if scores is None else kept_rows(scores, keep, np.float32),
+        timestamps=None if timestamps is None else kept_rows(timestamps, keep, np.float64),
     )
     user_features, user_report = align_features(
         raw.user_features, user_vocab, "user", user_ids, raw.user_features_source

@@ -464,7 +464,9 @@ def _json_lines_sample(
 
 def _histories(raw: Any, users: list[str]) -> dict[str, pl.DataFrame]:
     """Each sample user's interactions (text user ids), latest first when timed, else best first."""
-    frame = raw.interactions.filter(pl.col("user").cast(pl.String).is_in(users))
+    user = pl.col("user")  # Categorical text ids compare as text without a 20-million-row cast
+    text = user if isinstance(raw.interactions.schema["user"], pl.Categorical) else user.cast(pl.String)
+    frame = raw.interactions.filter(text.is_in(users))
     if "timestamp" in frame.columns:
         frame = frame.sort("timestamp", descending=True)
     elif "score" in frame.columns:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsys.errors import ConfigError, DataError
-from recsys.interactions import Interactions, per_user_positions, sort_order
+from recsys.interactions import Interactions, sort_order
 from recsys.log import plural, say
 
 
@@ -33,19 +33,50 @@ def holdout_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
     return np.where(counts >= 2, np.minimum(n_val, counts - 1), 0)
 
 
+DRAW_BLOCK = 1 << 20  # tiebreak draws per block (8 MB)
+
+
 def per_user_holdout(interactions: Interactions, fraction: float, by_time: bool, seed: int) -> np.ndarray:
-    """Boolean mask of validation rows: each user's last (by time) or random `fraction`."""
+    """Boolean mask of validation rows: each user's last (by time) or random `fraction`.
+
+    In the sorted order each user's rows are one block, its training rows first: the mask in that
+    order is one `np.repeat` of False/True per user, put back in row order with one scatter (no
+    per-row positions, which cost five 20-million-row arrays)."""
     rng = np.random.default_rng(seed)
-    tiebreak = rng.random(len(interactions))
     if by_time:
         if interactions.timestamps is None:
             raise DataError("a time-based split needs timestamps; the interactions have none.")
-        order = sort_order(interactions.users, interactions.timestamps, tiebreak)
+        # The tiebreak of a row is rng.random(n)[row], drawn only for rows tied on user and time.
+        n = len(interactions)
+        order = sort_order(
+            interactions.users, interactions.timestamps, tiebreak=lambda rows: _draws_at(rng, rows, n)
+        )
     else:
-        order = sort_order(interactions.users, tiebreak)
-    positions, counts = per_user_positions(interactions.users, order, interactions.n_users)
+        order = sort_order(interactions.users, rng.random(len(interactions)))
+    counts = interactions.user_counts()
     n_val = holdout_counts(counts, fraction)
-    return positions >= (counts - n_val)[interactions.users]
+    blocks = np.column_stack([counts - n_val, n_val]).ravel()
+    is_val = np.empty(len(interactions), dtype=bool)
+    is_val[order] = np.repeat(np.tile([False, True], interactions.n_users), blocks)
+    return is_val
+
+
+def _draws_at(rng: np.random.Generator, rows: np.ndarray, n: int) -> np.ndarray:
+    """`rng.random(n)[rows]`, drawn block by block into one reused buffer: the generator fills
+    doubles in sequence, so the numbers are those of one call for all `n`, without holding them."""
+    if len(rows) > n // 8:  # most rows: the one call is simpler and as small
+        return rng.random(n)[rows]
+    wanted = np.sort(rows)
+    values = np.empty(len(wanted))
+    buffer = np.empty(min(n, DRAW_BLOCK))
+    bounds = np.searchsorted(wanted, np.arange(0, n + DRAW_BLOCK, DRAW_BLOCK))
+    last = int(wanted[-1]) if len(wanted) else -1
+    for block, start in enumerate(range(0, last + 1, DRAW_BLOCK)):  # ~20 blocks, not rows
+        size = min(DRAW_BLOCK, n - start)
+        rng.random(out=buffer[:size])
+        first, stop = bounds[block], bounds[block + 1]
+        values[first:stop] = buffer[wanted[first:stop] - start]
+    return values[np.searchsorted(wanted, rows)]
 
 
 def global_time_holdout(interactions: Interactions, quantile: float) -> tuple[np.ndarray, float, int]:
@@ -91,7 +122,7 @@ def split_interactions(interactions: Interactions, config) -> Split:
     description.update(
         train_interactions=len(split.train),
         validation_interactions=len(split.validation),
-        validation_users=int(np.unique(split.validation.users).size),
+        validation_users=int(np.count_nonzero(split.validation.user_counts())),
         single_interaction_users_train_only=n_single,
     )
     if len(split.validation) == 0:

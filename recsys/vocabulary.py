@@ -35,6 +35,12 @@ class Vocabulary:
         )
         if query.len() == 0:
             return np.zeros(0, dtype=np.int64)
+        if isinstance(query.dtype, (pl.Categorical, pl.Enum)):  # each distinct id looked up once
+            distinct = query.unique().drop_nulls()
+            physical = distinct.to_physical().to_numpy()
+            found = np.full(int(physical.max(initial=0)) + 1, -1, dtype=np.int64)
+            found[physical] = self.indices_of(distinct.cast(pl.String))
+            return pl.Series(found).gather(query.to_physical()).fill_null(-1).to_numpy()
         if query.dtype != self.ids.dtype:
             query = query.cast(self.ids.dtype, strict=False)
         position = self.ids.search_sorted(query, side="left").to_numpy().astype(np.int64)

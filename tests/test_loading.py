@@ -18,7 +18,7 @@ def test_loads_csv_with_canonical_columns_and_id_types(csv_file):
         config_for(path, user_column="u", item_column="i", score_column="r", timestamp_column="t")
     )
     assert raw.interactions.columns == ["user", "item", "score", "timestamp"]
-    assert raw.interactions["user"].dtype == pl.String
+    assert raw.interactions["user"].dtype == pl.Categorical  # text ids: each distinct id stored once
     assert raw.interactions["item"].dtype == pl.Int64
     assert raw.interactions["score"].to_list() == [4.5, 3.0]
 
@@ -131,7 +131,7 @@ def test_hook_list_of_dicts_keeps_id_types():
             {1: {"genre": "x"}, 2: {"genre": "y"}},
         )
     )
-    assert raw.interactions["user"].dtype == pl.String and raw.interactions["item"].dtype == pl.Int64
+    assert raw.interactions["user"].dtype == pl.Categorical and raw.interactions["item"].dtype == pl.Int64
     assert raw.user_features["id"].to_list() == ["a"]
     assert raw.item_features.columns == ["id", "genre"]
 

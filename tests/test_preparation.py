@@ -4,10 +4,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from recsys import interactions
 from recsys.config import Config
 from recsys.errors import DataError
+from recsys.interactions import count_codes, keep_in_place, kept_rows
 from recsys.loading import RawData
-from recsys.preparation import filter_min_counts, prepare
+from recsys.preparation import factorize, filter_min_counts, prepare
 
 
 def raw(users, items, scores=None, timestamps=None, user_features=None, item_features=None):
@@ -95,3 +97,21 @@ def test_features_with_no_matching_ids_is_an_error():
     features = pl.DataFrame({"id": ["x1", "x2"], "age": [1, 2]})
     with pytest.raises(DataError, match="none of the 2 ids match"):
         prepare(raw([1, 2], [1, 1], user_features=features), cfg())
+
+
+def test_chunked_columns_become_single_arrays(monkeypatch):
+    keep = np.array([True, False, True, True, False])
+    scores = pl.concat([pl.Series([1.5, 2.5, 3.5]), pl.Series([4.5, 5.5])], rechunk=False)
+    assert kept_rows(scores, keep, np.float32).tolist() == [1.5, 3.5, 4.5]
+    ids = pl.concat(
+        [pl.Series(["b", "a"], dtype=pl.Categorical), pl.Series(["c", "b"], dtype=pl.Categorical)],
+        rechunk=False,
+    )
+    codes, uniques = factorize(ids)
+    assert uniques.to_list() == ["a", "b", "c"] and codes.tolist() == [1, 0, 2, 1]
+    for ids in (pl.Series([7, 3, 7, 0]), pl.Series([7, -3, 7, 10**12])):  # a table, then a search
+        codes, uniques = factorize(ids)
+        assert uniques.to_list() == sorted(set(ids.to_list())) and uniques.gather(codes).equals(ids)
+    monkeypatch.setattr(interactions, "BLOCK_ROWS", 2)
+    assert keep_in_place(np.arange(5, dtype=np.int32), keep).tolist() == [0, 2, 3]
+    assert count_codes(np.array([0, 2, 2, 1, 2], dtype=np.int32), 4).tolist() == [1, 1, 3, 0]

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from recsys import splitting
 from recsys.config import Config
 from recsys.errors import ConfigError
-from recsys.interactions import Interactions
+from recsys.interactions import Interactions, sort_order
 from recsys.splitting import holdout_counts, split_interactions
 
 
@@ -71,3 +72,22 @@ def test_global_time_cutoff_keeps_history():
 def test_time_split_without_timestamps_is_a_config_error():
     with pytest.raises(ConfigError, match="needs timestamps"):
         split_interactions(random_interactions(with_time=False), Config(split_strategy="time"))
+
+
+def test_sort_order_of_packed_user_and_time_equals_a_full_sort():
+    rng = np.random.default_rng(3)
+    users = rng.integers(0, 50, 5000).astype(np.int32)
+    times = rng.integers(0, 40, 5000) + 1.7e9  # whole seconds, many ties within a user
+    tiebreak = rng.random(5000)
+    expected = np.lexsort((tiebreak, times, users))
+    assert np.array_equal(sort_order(users, times, tiebreak), expected)
+    assert np.array_equal(sort_order(users, times, tiebreak=lambda rows: tiebreak[rows]), expected)
+    # times that do not pack (fractions) take polars' sort of all the keys: the same order
+    assert np.array_equal(sort_order(users, times + 0.5, tiebreak=lambda rows: tiebreak[rows]), expected)
+
+
+def test_tiebreak_draws_made_in_blocks_equal_one_call(monkeypatch):
+    monkeypatch.setattr(splitting, "DRAW_BLOCK", 64)
+    rows = np.array([3, 700, 64, 65, 999, 128])
+    draws = splitting._draws_at(np.random.default_rng(7), rows, 1000)
+    assert np.array_equal(draws, np.random.default_rng(7).random(1000)[rows])
