@@ -37,11 +37,10 @@ def measure(args: argparse.Namespace) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from recsys import row_sparse
     from recsys.config import Config
     from recsys.interactions import Interactions
     from recsys.model import compute_embeddings
-    from recsys.training import build_model, learning_rate_schedule, make_dataset
+    from recsys.training import build_model, compile_for_training, make_dataset
 
     device = jax.devices()[0]
     rng = np.random.default_rng(0)
@@ -55,8 +54,7 @@ def measure(args: argparse.Namespace) -> dict:
     model = build_model(config, args.users, args.items, None, None, train)
     part = train.subset(np.sort(rng.permutation(len(train))[: config.batch_size * args.steps]))
     dataset = make_dataset(part, config, model.task)
-    schedule = learning_rate_schedule(config, len(dataset))
-    model.compile(optimizer=row_sparse.make_optimizer(model, schedule, config.sparse_table_updates))
+    compile_for_training(model, config, len(dataset))
     model.fit(dataset, epochs=1, verbose=0)  # compiles the step
     started = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)

@@ -43,12 +43,11 @@ def train_rate(config, prepared, train, part, sparse: bool) -> tuple[float, floa
     import keras
 
     from recsys import row_sparse
-    from recsys.training import build_model, learning_rate_schedule, make_dataset
+    from recsys.training import build_model, compile_for_training, make_dataset
 
     model = build_model(config, prepared.n_users, prepared.n_items, None, None, train)
     dataset = make_dataset(part, config, model.task)
-    schedule = learning_rate_schedule(config, -(-len(train) // config.batch_size))
-    model.compile(optimizer=row_sparse.make_optimizer(model, schedule, sparse))
+    compile_for_training(model, config, -(-len(train) // config.batch_size), sparse)
     model.fit(dataset, epochs=1, verbose=0)  # compiles the step
     started = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)

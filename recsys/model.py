@@ -304,12 +304,9 @@ class EmbeddingModel(keras.Model):
         """Embeddings of a batch `{"user", "item"[, "negatives"]}`; drawn negatives join the item
         column after the positive. The row-sparse training step (`recsys.row_sparse`) adds
         `user_rows` / `item_rows`: the id embeddings it looked up, in the ids' shape plus `dim`."""
-        items = inputs["item"]
-        if "negatives" in inputs:
-            items = ops.concatenate([ops.expand_dims(items, 1), inputs["negatives"]], axis=1)
         return {
             "user": self.user_embedding(inputs["user"], training, inputs.get("user_rows")),
-            "item": self.item_embedding(items, training, inputs.get("item_rows")),
+            "item": self.item_embedding(batch_item_ids(inputs), training, inputs.get("item_rows")),
         }
 
     def train_step(self, *args):
@@ -388,6 +385,15 @@ class EmbeddingModel(keras.Model):
             "id_dropout": self.id_dropout,
             "row_multiple": self.row_multiple,
         }
+
+
+def batch_item_ids(inputs: dict):
+    """The item ids a batch looks up: its positives (B,), or with drawn negatives (B, 1 +
+    negatives), the positive in column 0 (the shape of the model's item embeddings)."""
+    items = inputs["item"]
+    if "negatives" in inputs:
+        items = ops.concatenate([ops.expand_dims(items, 1), inputs["negatives"]], axis=1)
+    return items
 
 
 def padded_rows(num_ids: int, row_multiple: int) -> int:

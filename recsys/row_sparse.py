@@ -167,17 +167,6 @@ def applies(model) -> bool:
     )
 
 
-def _looked_up_ids(x: dict):
-    """The ids each side's table is read at in this batch: users (B,), items (B,) or, with drawn
-    negatives, (B, 1 + negatives) as the model stacks them."""
-    import jax.numpy as jnp
-
-    items = x["item"]
-    if "negatives" in x:
-        items = jnp.concatenate([jnp.expand_dims(items, 1), x["negatives"]], axis=1)
-    return {"user": x["user"], "item": items}
-
-
 def _unique_rows(ids, rows: int):
     """The distinct ids of a batch (padded to the batch's size with `rows`, an index past the table
     that gathers zeros and whose updates are dropped) and each id's position among them."""
@@ -200,7 +189,9 @@ def train_step(model, state, data):
     tables = {side: position[id(variable)] for side, variable in table_variables(model).items()}
     dense = [i for i in range(len(variables)) if i not in tables.values()]
 
-    ids = _looked_up_ids(x)
+    from recsys.model import batch_item_ids  # the model imports this module
+
+    ids = {"user": x["user"], "item": batch_item_ids(x)}
     unique, inverse, gathered = {}, {}, {}
     for side, looked_up in ids.items():
         table = trainable[tables[side]]

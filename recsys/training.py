@@ -292,6 +292,18 @@ def learning_rate_schedule(config, steps_per_epoch: int):
     )
 
 
+def compile_for_training(
+    model: EmbeddingModel, config, steps_per_epoch: int, sparse: bool | None = None
+) -> None:
+    """Compile `model` as `fit` trains it: Adam on the cosine schedule, row-sparse on JAX
+    (`recsys.row_sparse.make_optimizer`; `sparse` overrides `config.sparse_table_updates`), inside
+    the config's distribution scope. Benchmarks call it to time exactly what `fit` runs."""
+    schedule = learning_rate_schedule(config, steps_per_epoch)
+    sparse = config.sparse_table_updates if sparse is None else sparse
+    with distribution.scope(config):
+        model.compile(optimizer=row_sparse.make_optimizer(model, schedule, sparse))
+
+
 def fit(
     model: EmbeddingModel,
     train: Interactions,
@@ -317,9 +329,7 @@ def fit(
     if log_epochs and train.scores is not None and config.use_scores_as_weights:
         kind, reason = choose_score_weighting(train.scores, config.score_weighting)
         say(f"  scores weigh positives {SCORE_WEIGHTINGS[kind]} ({reason}).")
-    schedule = learning_rate_schedule(config, len(dataset))
-    with distribution.scope(config):
-        model.compile(optimizer=row_sparse.make_optimizer(model, schedule, config.sparse_table_updates))
+    compile_for_training(model, config, len(dataset))
     # A non-finite loss stops training at once (and is refused below): NaN weights must never be
     # evaluated, checkpointed or saved.
     callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN(), row_sparse.CatchUp()]
