@@ -6,12 +6,14 @@ Measures, in one run:
   - training at each `--dims` with Keras' dense Adam (`sparse_table_updates=False`, the path every
     backend can take) and with the row-sparse step (`recsys.row_sparse.LazyAdam`, the JAX
     default): `model.fit` on a slice of the epoch with full-size tables, after a warm-up epoch
-    that compiles the step. Seconds per epoch are extrapolated from the slice, plus, for the
-    row-sparse step, its once-per-epoch catch-up of every table row (timed on its own);
+    that compiles the step; the median of `--repeats` timed fits of the slice. Seconds per epoch
+    are extrapolated from the slice, plus, for the row-sparse step, its once-per-epoch catch-up of
+    every table row (timed on its own);
   - `implicit`'s iALS (64 factors, 15 iterations, all cores) on the same training matrix: the
     fastest CPU peer, whose whole fit is the figure to set an epoch beside.
 
-    python benchmarks/training.py [--users 140000] [--dims 64 256] [--batch-size 1024] [--steps 150]
+    python benchmarks/training.py [--users 140000] [--dims 64 256] [--batch-size 1024]
+                                  [--steps 150] [--repeats 3] [--no-ials]
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ def sampler_rate(dataset, batches: int) -> float:
     return examples / (time.perf_counter() - started)
 
 
-def train_rate(config, prepared, train, part, sparse: bool) -> tuple[float, float]:
-    """(examples per second of `model.fit` on `part`, seconds of one catch-up of the tables)."""
+def train_rate(config, prepared, train, part, sparse: bool, repeats: int) -> tuple[float, float]:
+    """(examples per second of `model.fit` on `part`, the median of `repeats` timed fits, since a
+    shared machine's rate varies from one second to the next; seconds of one catch-up of the
+    tables)."""
     import keras
 
     from recsys import row_sparse
@@ -49,9 +53,12 @@ def train_rate(config, prepared, train, part, sparse: bool) -> tuple[float, floa
     dataset = make_dataset(part, config, model.task)
     compile_for_training(model, config, -(-len(train) // config.batch_size), sparse)
     model.fit(dataset, epochs=1, verbose=0)  # compiles the step
-    started = time.perf_counter()
-    model.fit(dataset, epochs=1, verbose=0)
-    rate = len(part) / (time.perf_counter() - started)
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        rates.append(len(part) / (time.perf_counter() - started))
+    rate = sorted(rates)[len(rates) // 2]
     catch_up = 0.0
     if isinstance(model.optimizer, row_sparse.LazyAdam):
         started = time.perf_counter()
@@ -77,6 +84,7 @@ def main() -> int:
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 256], help="embedding_dim values")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=150, help="training steps timed (after a warm-up)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed fits per row (the median is shown)")
     parser.add_argument("--no-ials", action="store_true", help="skip the iALS row")
     args = parser.parse_args()
 
@@ -106,11 +114,11 @@ def main() -> int:
     lines = []  # (what, examples/s, seconds per epoch, x dense)
     for dim in args.dims:
         dim_config = config.replace(embedding_dim=dim)
-        dense_rate, _ = train_rate(dim_config, prepared, train, part, sparse=False)
+        dense_rate, _ = train_rate(dim_config, prepared, train, part, False, args.repeats)
         dense_epoch = len(train) / dense_rate
         lines.append((f"dim {dim}: Keras Adam, dense tables", dense_rate, dense_epoch, 1.0))
         if keras.backend.backend() == "jax":
-            rate, catch_up = train_rate(dim_config, prepared, train, part, sparse=True)
+            rate, catch_up = train_rate(dim_config, prepared, train, part, True, args.repeats)
             epoch = len(train) / rate + catch_up
             speed_up = dense_epoch / epoch
             lines.append((f"dim {dim}: row-sparse LazyAdam (default)", len(train) / epoch, epoch, speed_up))
@@ -140,7 +148,10 @@ def main() -> int:
         f"({softmax_rate / slowest:.1f}x the slowest training row); "
         f"4 negatives per positive: {negatives_rate:,.0f} examples/s"
     )
-    print(f"training rates from {args.steps} timed steps of batch {config.batch_size}")
+    print(
+        f"training rates: the median of {args.repeats} timed fits of {args.steps} steps of batch "
+        f"{config.batch_size}"
+    )
     return 0
 
 

@@ -148,9 +148,7 @@ class InBatchSoftmax(RetrievalTask):
                 f"negatives: item embeddings must be (batch, dim), got rank {len(items.shape)}"
             )
         indices = inputs["item"]
-        logits = ops.matmul(users, ops.transpose(items))
-        if self.logq_correction:
-            logits = logits - ops.expand_dims(ops.take(self.item_log_q, indices, axis=0), 0)
+        logits = ops.matmul(users, ops.transpose(items)) - ops.expand_dims(self._log_q(indices), 0)
         same_item = ops.equal(ops.expand_dims(indices, 1), ops.expand_dims(indices, 0))
         diagonal = ops.eye(ops.shape(indices)[0], dtype="bool")
         accidental = ops.logical_and(same_item, ops.logical_not(diagonal))
@@ -158,6 +156,22 @@ class InBatchSoftmax(RetrievalTask):
 
     def per_example_loss(self, logits, targets):
         return ops.logsumexp(logits, axis=1) - ops.diagonal(logits)
+
+    def compute_loss(self, inputs, embeddings, targets=None, sample_weight=None):
+        """`per_example_loss(logits(...))` reduced with the sample weights, with the diagonal (each
+        row's own positive) computed as row-wise dot products instead of read off the logits: the
+        gradient of a diagonal read is a batch x batch scatter, about a tenth of a training step
+        at dim 64 (`benchmarks/training.py`)."""
+        logits = self.logits(inputs, embeddings)
+        positive = ops.sum(embeddings["user"] * embeddings["item"], axis=-1) - self._log_q(inputs["item"])
+        per_row = ops.logsumexp(logits, axis=1) - positive
+        return weighted_mean(per_row, sample_weight)
+
+    def _log_q(self, indices):
+        """Each item's log-q (0 without `logq_correction`), subtracted from its column's logits."""
+        if not self.logq_correction:
+            return ops.zeros(ops.shape(indices), dtype=self.item_log_q.dtype)
+        return ops.take(self.item_log_q, indices, axis=0)
 
     def settings(self) -> dict:
         return {"num_items": self.num_items, "logq_correction": self.logq_correction}

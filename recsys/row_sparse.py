@@ -168,12 +168,28 @@ def applies(model) -> bool:
 
 
 def _unique_rows(ids, rows: int):
-    """The distinct ids of a batch (padded to the batch's size with `rows`, an index past the table
-    that gathers zeros and whose updates are dropped) and each id's position among them."""
+    """The distinct ids of a batch in ascending order (padded to the batch's size with `rows`, an
+    index past the table that gathers zeros and whose updates are dropped) and each id's position
+    among them: what `jnp.unique(..., size=, return_inverse=True)` returns, five times faster.
+
+    Why: XLA's CPU sort of (id, position) pairs with a comparator took about 0.2 ms per side, 5 %
+    of a dim-64 step. Here each id and its position are packed into one uint32 key (id in the high
+    bits), which sorts as plain integers; tables too large to pack take `jnp.unique`."""
     import jax.numpy as jnp
 
     flat = jnp.ravel(ids).astype("int32")
-    unique, inverse = jnp.unique(flat, size=flat.shape[0], fill_value=rows, return_inverse=True)
+    size = flat.shape[0]
+    shift = max(size - 1, 1).bit_length()
+    if (rows + 1) << shift > 2**32:
+        unique, inverse = jnp.unique(flat, size=size, fill_value=rows, return_inverse=True)
+        return unique, jnp.reshape(inverse, ids.shape)
+    keys = jnp.sort((flat.astype("uint32") << shift) | jnp.arange(size, dtype="uint32"))
+    sorted_ids = (keys >> shift).astype("int32")
+    positions = (keys & ((1 << shift) - 1)).astype("int32")
+    first = jnp.concatenate([jnp.ones((1,), "bool"), sorted_ids[1:] != sorted_ids[:-1]])
+    slot = jnp.cumsum(first.astype("int32")) - 1
+    unique = jnp.full((size,), rows, "int32").at[slot].set(sorted_ids)
+    inverse = jnp.zeros((size,), "int32").at[positions].set(slot)
     return unique, jnp.reshape(inverse, ids.shape)
 
 

@@ -89,6 +89,11 @@ def test_in_batch_softmax_with_logq_and_an_accidental_hit(weights, logq_correcti
     task.set_item_log_q(LOG_Q)
     expected = reduce(softmax_rows(logq_correction), weights)
     assert task_loss(task, ITEMS, weights=weights) == pytest.approx(expected, rel=1e-5)
+    # compute_loss takes the diagonal as row-wise dot products; per_example_loss reads it off the logits
+    embeddings = {"user": tensor(USERS), "item": tensor(ITEMS)}
+    logits = task.logits({"item": tensor(ITEM_IDS)}, embeddings)
+    per_row = ops.convert_to_numpy(task.per_example_loss(logits, None))
+    assert reduce(per_row, weights) == pytest.approx(expected, rel=1e-5)
     # the masked duplicate matters: without it the loss is different
     unmasked = USERS.astype(np.float64) @ ITEMS.T - (LOG_Q[ITEM_IDS][None, :] if logq_correction else 0)
     naive = np.array([np.log(np.exp(row).sum()) - row[i] for i, row in enumerate(unmasked)])

@@ -34,6 +34,21 @@ def lazy_step(optimizer, table, rows, gradient):
     optimizer.iterations.assign_add(1)
 
 
+@pytest.mark.parametrize("rows", [50, 2**27])  # the packed-key sort, and jnp.unique for big tables
+@pytest.mark.parametrize("shape", [(64,), (16, 5)])
+def test_unique_rows_are_jnp_unique_padded_with_the_table_size(rows, shape):
+    import jax.numpy as jnp
+
+    ids = np.random.default_rng(rows).integers(0, min(rows, 40), size=shape).astype("int32")
+    ids.flat[-1] = rows - 1  # the largest id packs into the top bits
+    unique, inverse = row_sparse._unique_rows(jnp.asarray(ids), rows)
+    expected = np.unique(ids)
+    assert np.array_equal(np.asarray(unique)[: len(expected)], expected)
+    assert np.all(np.asarray(unique)[len(expected) :] == rows)
+    assert np.asarray(inverse).shape == shape
+    assert np.array_equal(np.asarray(unique)[np.asarray(inverse)], ids)
+
+
 def test_row_updates_are_adams_when_every_row_is_looked_up():
     dense_table, lazy_table, dense, lazy = two_optimizers()
     rng = np.random.default_rng(1)
