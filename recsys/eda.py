@@ -19,6 +19,7 @@ import polars as pl
 
 from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.log import plural, say
+from recsys.preparation import factorize, pair_keys
 
 
 def _counts(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -44,7 +45,10 @@ def summarize(raw: RawData) -> dict:
     n = frame.height
     user_counts, item_counts = _counts(frame, USER), _counts(frame, ITEM)
     n_users, n_items = len(user_counts), len(item_counts)
-    n_pairs = frame.select(pl.struct(USER, ITEM).n_unique()).item()
+    user_codes, _ = factorize(frame[USER])
+    item_codes, item_ids = factorize(frame[ITEM])
+    n_pairs = pl.Series(pair_keys(user_codes, item_codes, len(item_ids))).n_unique()
+    del user_codes, item_codes
     by_popularity = np.sort(item_counts)[::-1]
     summary = {
         "interactions": n,
