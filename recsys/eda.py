@@ -165,13 +165,20 @@ def _save(fig, path: Path, written: list[str]) -> None:
     written.append(str(save_figure(fig, path)))
 
 
-def _filter_counts(frame: pl.DataFrame, column: str) -> np.ndarray:
-    """Distinct partners per user/item: what the minimum-count filter sees once duplicates are merged.
+def _filter_counts(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct partners per user and per item: what the minimum-count filter sees once duplicates
+    are merged.
 
     Preparation merges repeated (user, item) rows before it filters, so the threshold counts and the
-    histograms count each pair once; without duplicates this equals `_counts`.
+    histograms count each pair once; without duplicates these equal `_counts`. The distinct pairs
+    are found as one integer key per row (`pair_keys`), not as pairs of id columns.
     """
-    return _counts(frame.unique([USER, ITEM]), column)
+    user_codes, _ = factorize(frame[USER])
+    item_codes, item_ids = factorize(frame[ITEM])
+    n_items = len(item_ids)
+    pairs = pl.Series(pair_keys(user_codes, item_codes, n_items)).unique().to_numpy()
+    del user_codes, item_codes
+    return np.bincount(pairs // n_items), np.bincount(pairs % n_items, minlength=n_items)
 
 
 def count_bins(counts: np.ndarray, min_count: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -397,8 +404,10 @@ def run_eda(
     _print_summary(summary, raw.source)
     frame = raw.interactions
     duplicates = summary["duplicate_rows"] > 0
-    user_filter_counts = _filter_counts(frame, USER) if duplicates else _counts(frame, USER)
-    item_filter_counts = _filter_counts(frame, ITEM) if duplicates else _counts(frame, ITEM)
+    if duplicates:
+        user_filter_counts, item_filter_counts = _filter_counts(frame)
+    else:
+        user_filter_counts, item_filter_counts = _counts(frame, USER), _counts(frame, ITEM)
     summary.update(
         min_per_user=min_per_user,
         min_per_item=min_per_item,
