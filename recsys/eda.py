@@ -17,6 +17,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from recsys.interactions import count_codes
 from recsys.loading import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.log import plural, say
 from recsys.preparation import factorize, pair_keys
@@ -25,6 +26,14 @@ from recsys.preparation import factorize, pair_keys
 def _counts(frame: pl.DataFrame, column: str) -> np.ndarray:
     """Interactions per distinct value of `column` (int64, unordered)."""
     return frame.group_by(column).len()["len"].to_numpy().astype(np.int64)
+
+
+def _codes(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(user codes, item codes, number of users, number of items): each id as its dense int32
+    code (`factorize`), so that pairs and counts are integer work (`pair_keys`, `count_codes`)."""
+    user_codes, user_ids = factorize(frame[USER])
+    item_codes, item_ids = factorize(frame[ITEM])
+    return user_codes, item_codes, len(user_ids), len(item_ids)
 
 
 def _number(value: object) -> float:
@@ -43,11 +52,9 @@ def summarize(raw: RawData) -> dict:
     """Summary numbers of the raw interactions (JSON-serialisable)."""
     frame = raw.interactions
     n = frame.height
-    user_counts, item_counts = _counts(frame, USER), _counts(frame, ITEM)
-    n_users, n_items = len(user_counts), len(item_counts)
-    user_codes, _ = factorize(frame[USER])
-    item_codes, item_ids = factorize(frame[ITEM])
-    n_pairs = pl.Series(pair_keys(user_codes, item_codes, len(item_ids))).n_unique()
+    user_codes, item_codes, n_users, n_items = _codes(frame)
+    user_counts, item_counts = count_codes(user_codes, n_users), count_codes(item_codes, n_items)
+    n_pairs = pl.Series(pair_keys(user_codes, item_codes, n_items)).n_unique()
     del user_codes, item_codes
     by_popularity = np.sort(item_counts)[::-1]
     summary = {
@@ -173,9 +180,7 @@ def _filter_counts(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     histograms count each pair once; without duplicates these equal `_counts`. The distinct pairs
     are found as one integer key per row (`pair_keys`), not as pairs of id columns.
     """
-    user_codes, _ = factorize(frame[USER])
-    item_codes, item_ids = factorize(frame[ITEM])
-    n_items = len(item_ids)
+    user_codes, item_codes, _, n_items = _codes(frame)
     pairs = pl.Series(pair_keys(user_codes, item_codes, n_items)).unique().to_numpy()
     del user_codes, item_codes
     return np.bincount(pairs // n_items), np.bincount(pairs % n_items, minlength=n_items)
