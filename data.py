@@ -24,7 +24,7 @@ Example, for a file of lines "user_id::item_id::rating" and a genre table:
         items = {row["id"]: {"genres": row["genres"]} for row in movies.iter_rows(named=True)}
         return interactions, None, items
 
-For MovieLens files see `recsys.movielens.load_movielens` and the README's worked example.
+For MovieLens files see `recsys.data.movielens.load_movielens` and the README's worked example.
 """
 
 

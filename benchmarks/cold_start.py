@@ -38,16 +38,16 @@ HISTORY = 5
 
 def load(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(interactions with user, item, timestamp; item features with an id column)."""
-    from recsys.loading import load_from_hook
+    from recsys.data.hook import load_from_hook
 
     if name == "movielens":
-        from recsys.movielens import load_movielens
+        from recsys.data.movielens import load_movielens
 
         raw = load_from_hook(load_movielens(MOVIELENS))
     else:
-        from recsys.demo_data import generate_demo
+        from recsys.data.demo import generate_demo
 
-        raw = generate_demo(num_users=3000, seed=0)
+        raw = generate_demo(n_users=3000, seed=0)
     assert raw.item_features is not None
     return raw.interactions.select("user", "item", "timestamp"), raw.item_features
 
@@ -73,8 +73,8 @@ def table(title: str, rows: list[tuple[str, dict, float]], reference: str) -> No
 
 
 def cold_items(frame: pl.DataFrame, item_features: pl.DataFrame, config) -> None:
-    from recsys.metrics import metrics_from_topk
-    from recsys.recommender import Recommender
+    from recsys.eval.metrics import metrics_from_topk
+    from recsys.serve.recommender import Recommender
 
     items = frame["item"].unique().sort()
     rng = np.random.default_rng(1)
@@ -133,9 +133,9 @@ def cold_items(frame: pl.DataFrame, item_features: pl.DataFrame, config) -> None
 
 
 def fold_in(frame: pl.DataFrame, config) -> None:
-    from recsys.metrics import metrics_from_topk
-    from recsys.recommender import Recommender
-    from recsys.topn import top_k_from_scores
+    from recsys.eval.metrics import metrics_from_topk
+    from recsys.ranking.selection import top_k
+    from recsys.serve.recommender import Recommender
 
     users = frame["user"].unique().sort()
     rng = np.random.default_rng(0)
@@ -170,7 +170,7 @@ def fold_in(frame: pl.DataFrame, config) -> None:
         return metrics_from_topk(top, relevant, [20], len(vocab))
 
     seen = matrix([vocab.indices_of(pl.Series(h)) for h in per_user], len(vocab))
-    popular, _ = top_k_from_scores(np.tile(model.popularity, (len(queries), 1)), 20, seen)
+    popular, _ = top_k(np.tile(model.popularity, (len(queries), 1)), 20, seen)
     rows = [("most popular", metrics_from_topk(popular, relevant, [20], len(vocab)), 0.0)]
     started = time.perf_counter()
     answer = model.recommend_from_history(per_user, n=20)

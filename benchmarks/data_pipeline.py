@@ -34,9 +34,9 @@ def measure_recsys(path: str) -> dict:
     import polars  # noqa: F401  (imported before timing, as in the raw-read measurement)
 
     from recsys.config import Config
-    from recsys.loading import load_from_files
-    from recsys.preparation import prepare
-    from recsys.splitting import split_interactions
+    from recsys.data.loading import load_from_files
+    from recsys.data.preparation import prepare
+    from recsys.data.splitting import split_interactions
 
     config = Config(raw_data_fpath=path, score_column="score", timestamp_column="timestamp")
     times, peaks = {}, {}
@@ -100,14 +100,14 @@ def main() -> int:
         print(json.dumps(measure_raw(path, reader)))
         return 0
 
-    from recsys.demo_data import write_demo_files
+    from recsys.data.demo import write_demo_files
 
     users = 5_000 if args.quick else args.users
     folder = ROOT / "benchmarks" / "_data" / f"demo_{users}"
     csv = folder / "interactions.csv"
     if not csv.exists():
         print(f"generating the demo dataset with {users:,} players in {folder} (once) ...", flush=True)
-        write_demo_files(folder, num_users=users, seed=0)
+        write_demo_files(folder, n_users=users, seed=0)
     size_mb = csv.stat().st_size / 2**20
     ours = in_subprocess("--measure", str(csv))
     polars_read = in_subprocess("--raw", f"polars:{csv}")

@@ -8,11 +8,11 @@ GPU or TPU when the CUDA/TPU build of JAX is installed and sees one) and once fo
 says so. Sizes are chosen so that the whole script ends within about 5 minutes on 2 CPU cores.
 
 - training: `model.fit` of the default two-tower model (ids only, in-batch softmax, the row-sparse
-  step of `recsys.row_sparse`) on synthetic interactions (--per-user per user, Zipf-like items),
+  step of `recsys.model.row_sparse`) on synthetic interactions (--per-user per user, Zipf-like items),
   one warm-up pass that compiles the step, then --steps timed steps; examples per second;
 - top-N: the top 50 unseen items of every user by dot product, in user blocks on the device
   (`jax.lax.top_k` after masking seen items), against the project's CPU path
-  (`recsys.topn.top_k_unseen`) in the CPU row.
+  (`recsys.ranking.exact.ExactIndex.search`) in the CPU row.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def measure(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from recsys.config import Config
-    from recsys.interactions import Interactions
-    from recsys.model import compute_embeddings
-    from recsys.training import build_model, compile_for_training, make_dataset
+    from recsys.data.interactions import Interactions
+    from recsys.model.towers import compute_embeddings
+    from recsys.model.training import build_model, compile_for_training, make_dataset
 
     device = jax.devices()[0]
     rng = np.random.default_rng(0)
@@ -65,10 +65,10 @@ def measure(args: argparse.Namespace) -> dict:
     seen = train.user_item_matrix()
     started = time.perf_counter()
     if device.platform == "cpu" and not args.jax_topn:
-        from recsys.topn import top_k_unseen
+        from recsys.ranking.exact import ExactIndex
 
-        top_k_unseen(user_vectors, item_vectors, 50, seen=seen)
-        how = "recsys.topn.top_k_unseen (numpy, threads)"
+        ExactIndex(item_vectors).search(user_vectors, 50, seen)
+        how = "recsys.ranking.exact.ExactIndex.search (numpy, threads)"
     else:
         items_on_device = jax.device_put(item_vectors, device)
 

@@ -88,7 +88,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1, help="epoch cap of the validation run (max_epochs)")
     args = parser.parse_args()
 
-    from recsys.demo_data import write_demo_files
+    from recsys.data.demo import write_demo_files
 
     data_folder = ROOT / "benchmarks" / "_data" / f"demo_{args.users}"
     data = {name: data_folder / f"{name}.csv" for name in ("interactions", "users", "items")}
@@ -96,7 +96,7 @@ def main() -> int:
         print(
             f"generating the demo dataset with {args.users:,} players in {data_folder} (once) ...", flush=True
         )
-        write_demo_files(data_folder, num_users=args.users, seed=0)
+        write_demo_files(data_folder, n_users=args.users, seed=0)
     run_folder = ROOT / "benchmarks" / "_data" / f"large_{args.users}_e{args.epochs}"
     run_folder.mkdir(parents=True, exist_ok=True)
     config_path = write_config(run_folder, data, args.epochs)

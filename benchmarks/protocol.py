@@ -8,9 +8,9 @@
 - Validation: carved the same way from the training part. Hyper-parameters are chosen on it, with
   models trained on train-minus-validation; the final model is then retrained on the whole
   training part with the chosen settings and evaluated once on test.
-- Ranking over the full catalogue, each user's training items excluded (`recsys.evaluation`):
+- Ranking over the full catalogue, each user's training items excluded (`recsys.eval.evaluation`):
   Recall@K = hits / min(K, |held-out|); NDCG@K with binary gains and the ideal DCG over
-  min(K, |held-out|) positions (`recsys.metrics`).
+  min(K, |held-out|) positions (`recsys.eval.metrics`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.config import Config
+from recsys.data.interactions import Interactions
+from recsys.data.loading import load_from_files
+from recsys.data.preparation import prepare
+from recsys.data.splitting import per_user_holdout
 from recsys.errors import DataError
-from recsys.interactions import Interactions
-from recsys.loading import load_from_files
 from recsys.log import plural, say
-from recsys.preparation import prepare
-from recsys.splitting import per_user_holdout
 
 TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.2
@@ -59,14 +59,14 @@ def load_movielens_interactions(path: str | Path = DEFAULT_MOVIELENS) -> Interac
     return prepare(load_from_files(config), config).interactions
 
 
-def load_demo_interactions(num_users: int, seed: int, score: str) -> Interactions:
-    """The built-in demo data, `recsys.demo_data.generate_demo(num_users, seed=seed, score=score)`
+def load_demo_interactions(n_users: int, seed: int, score: str) -> Interactions:
+    """The built-in demo data, `recsys.data.demo.generate_demo(n_users, seed=seed, score=score)`
     (score 'rating': 1-5 stars; 'hours': hours played; the same interactions either way), as
     indexed interactions with scores and timestamps: no user or item is filtered out."""
-    from recsys.demo_data import generate_demo
+    from recsys.data.demo import generate_demo
 
     config = Config(min_interactions_per_user=1, min_interactions_per_item=1).validate()
-    return prepare(generate_demo(num_users=num_users, seed=seed, score=score), config).interactions
+    return prepare(generate_demo(n_users=n_users, seed=seed, score=score), config).interactions
 
 
 def _pair_keys(interactions: Interactions) -> np.ndarray:

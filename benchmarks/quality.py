@@ -8,12 +8,12 @@ Four tables (`--tables` runs a subset):
 3. `time-ts`: the same split, the models get the timestamps: the two-tower model's default
    recency weighting turns on, and recency-weighted EASE (λ and s tuned together) joins the peers.
    Most popular, EASE and iALS do not use time, so their rows are those of table 2.
-4. `counts`: the built-in demo data (`recsys.demo_data.generate_demo(num_users=--counts-users,
+4. `counts`: the built-in demo data (`recsys.data.demo.generate_demo(n_users=--counts-users,
    seed=--seed, score=...)`: players x games), test = a random 20 % per user, no timestamps given.
    The same interactions and split in three variants: ids only (no score), the 1-5 rating, and
    hours played (heavy-tailed positive floats). Most popular and EASE use the binary matrix (the
    same in every variant); iALS and the two-tower model use the variant's score: iALS as a
-   confidence (`recsys.baselines.confidence_matrix`: binary alpha for ids only, linear
+   confidence (`recsys.eval.baselines.confidence_matrix`: binary alpha for ids only, linear
    alpha * c / mean(c) for ratings, log 1 + alpha * log(1 + c / median(c)) for hours), the
    two-tower model as positive weights (its `use_scores_as_weights` / `score_weighting` defaults).
 
@@ -53,19 +53,15 @@ from benchmarks.protocol import (
     protocol_splits,
     without_timestamps,
 )
-from recsys.baselines import (
-    EASE,
-    IALS,
-    MostPopular,
-    RecencyWeightedEASE,
-    tune_ease,
-    tune_ials,
-    tune_recency_ease,
-)
 from recsys.config import Config
+from recsys.data.interactions import Interactions
 from recsys.errors import DataError, RecsysError
-from recsys.evaluation import evaluate
-from recsys.interactions import Interactions
+from recsys.eval.ease import EASE
+from recsys.eval.evaluation import evaluate
+from recsys.eval.ials import IALS
+from recsys.eval.popular import MostPopular
+from recsys.eval.recency_ease import RecencyWeightedEASE
+from recsys.eval.tuners import tune_ease, tune_ials, tune_recency_ease
 from recsys.log import say
 
 TABLES = ("random", "time", "time-ts", "counts")
@@ -141,7 +137,8 @@ def ials_row(splits: ProtocolSplits, metric: str, seed: int, confidence: str = "
 def two_tower_row(splits: ProtocolSplits, split_strategy: str, seed: int) -> Row:
     """Default two-tower: epochs chosen by early stopping on validation, then retrained on all of
     train. It gets whatever the split's interactions hold: scores, timestamps (recency weighting)."""
-    from recsys.training import build_model, evaluate_model, fit
+    from recsys.eval.validation import evaluate_model
+    from recsys.model.training import build_model, fit
 
     config = Config(split_strategy=split_strategy, seed=seed, metrics_k=list(KS))
     n_users, n_items = splits.train.n_users, splits.train.n_items
@@ -234,11 +231,11 @@ def movielens_tables(
     return out
 
 
-def counts_table(num_users: int, seed: int, metric: str, with_ials: bool) -> str:
+def counts_table(n_users: int, seed: int, metric: str, with_ials: bool) -> str:
     """Table 4: the demo data as ids only, with ratings, and with hours played (same split)."""
-    say(f"\n== demo data ({num_users:,} players): ids only, ratings, hours played ==")
-    rated = load_demo_interactions(num_users, seed, "rating")
-    played = load_demo_interactions(num_users, seed, "hours")
+    say(f"\n== demo data ({n_users:,} players): ids only, ratings, hours played ==")
+    rated = load_demo_interactions(n_users, seed, "rating")
+    played = load_demo_interactions(n_users, seed, "hours")
     if not (np.array_equal(rated.users, played.users) and np.array_equal(rated.items, played.items)):
         raise DataError("the demo's rating and hours variants hold different interactions; they must not.")
     scores = {"rating": rated.scores, "hours": played.scores}
@@ -260,7 +257,7 @@ def counts_table(num_users: int, seed: int, metric: str, with_ials: bool) -> str
         two_tower = two_tower_row(splits, "random", seed)
         lines += [two_tower, ("vs", versus_best_peer(rows, two_tower, metric))]
     title = (
-        f"demo data: generate_demo(num_users={num_users}, seed={seed}, score=...): {num_users:,} players x "
+        f"demo data: generate_demo(n_users={n_users}, seed={seed}, score=...): {n_users:,} players x "
         f"{rated.n_items:,} games, {len(rated):,} interactions; random split (test = 20 % per user, "
         f"seed {seed})\nmost popular and EASE use the binary matrix: one fit serves all three variants"
     )

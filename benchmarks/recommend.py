@@ -4,8 +4,9 @@
 
 Builds seeded random float32 embeddings and a random seen matrix (~143 items per user, skewed
 popularity), then times on the same embeddings and masks:
-  ours     recsys.topn.top_k_unseen (scoring + masking + exact top-N)
-  write    recsys.recommend.write_recommendations to JSON (synthetic integer user / string item ids)
+  ours     recsys.ranking.exact.ExactIndex(items).search(users, k, seen) (scoring + masking +
+           exact top-N; the index built inside the timing)
+  write    recsys.serve.outputs.write_recommendations to JSON (synthetic integer user / string item ids)
   seed     per user, heapq.nlargest over all item scores skipping seen items (timed on a sample of
            users, extrapolated to all)
   implicit implicit.cpu.topk.topk with filter_query_items (batched C++ top-k), if installed
@@ -32,10 +33,11 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys import topn
+from recsys.data.vocabulary import Vocabulary
 from recsys.log import say
-from recsys.recommend import write_recommendations
-from recsys.vocabulary import Vocabulary
+from recsys.ranking.exact import ExactIndex
+from recsys.ranking.selection import default_block_size, run_blocks
+from recsys.serve.outputs import write_recommendations
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -105,7 +107,7 @@ def bare_products(users, items, block_size, n_threads) -> None:
             workspace["scores"] = np.empty((block_size, items.shape[0]), dtype=np.float32)
         np.matmul(users[start:stop], item_t, out=workspace["scores"][: stop - start])
 
-    topn._run_blocks(users.shape[0], block_size, n_threads, body, limit_blas=True)
+    run_blocks(users.shape[0], block_size, n_threads, body, limit_blas=True)
 
 
 def compare(ours_items, ours_scores, ref_items, ref_scores, rows) -> str:
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
         implicit_topk = None
         say("implicit is not installed: its row is skipped")
 
-    block = topn.default_block_size(args.items)
+    block = default_block_size(args.items)
     times: dict[str, list[tuple[float, float]]] = {}  # name -> [(wall, process cpu), ...]
     results = {}
 
@@ -166,7 +168,7 @@ def main(argv=None) -> int:
     for repeat in range(args.repeats):
         results["ours"] = timed(
             "ours: score + mask + top-N",
-            lambda: topn.top_k_unseen(users, items, args.k, seen, n_threads=args.threads),
+            lambda: ExactIndex(items, n_threads=args.threads).search(users, args.k, seen),
         )
         if implicit_topk is not None:
             results["implicit"] = timed(

@@ -10,8 +10,8 @@ user's exact top 200 (people have seen items they like, so excluding them matter
 
 Times on the same queries, interleaved, --repeats times (best wall time kept; process CPU time
 of that run beside it, since other processes may share the machine):
-  exact   recsys.index.ExactIndex (topn.top_k_unseen: every item scored)
-  ann     recsys.index.IVFIndex (faiss IVF-Flat) at each --n-probe, recall@k against exact
+  exact   recsys.ranking.exact.ExactIndex (every item scored)
+  ann     recsys.ranking.index.IVFIndex (faiss IVF-Flat) at each --n-probe, recall@k against exact
 both without and with seen-item exclusion. Build time, the index's memory (its own count and the
 process's RSS growth while building) and, for the approximate index, the queries the exact
 fallback answered are printed too.
@@ -31,8 +31,8 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recsys.index import ExactIndex, IVFIndex, default_n_lists, default_n_probe
 from recsys.log import say
+from recsys.ranking.index import ExactIndex, IVFIndex, default_n_lists, default_n_probe
 
 TEMPERATURE = 0.15
 

@@ -3,7 +3,7 @@
     python benchmarks/serve.py [--users 140000 --items 27000 --per-user 30 --requests 2000] [--quick]
 
 Builds (once; reused from benchmarks/_data/, which git ignores) a bundle of --users x --items with
-an untrained model (`recsys.training.build_model`, the default config's embedding size) on synthetic
+an untrained model (`recsys.model.training.build_model`, the default config's embedding size) on synthetic
 interactions (--per-user per user, Zipf-like item popularity): serving costs do not depend on the
 weights' values. Starts `python -m recsys serve` on 127.0.0.1, waits for /health, then for each
 scenario and concurrency level runs --requests requests spread over that many clients, each with
@@ -71,10 +71,10 @@ def build_bundle(args) -> Path:
         return path
     import polars as pl
 
-    from recsys.bundle import ModelBundle
-    from recsys.interactions import Interactions
-    from recsys.training import build_model
-    from recsys.vocabulary import Vocabulary
+    from recsys.data.interactions import Interactions
+    from recsys.data.vocabulary import Vocabulary
+    from recsys.model.bundle import ModelBundle
+    from recsys.model.training import build_model
 
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
@@ -85,11 +85,11 @@ def build_bundle(args) -> Path:
     interactions = Interactions(users, items, args.users, args.items)
     model = build_model(config, args.users, args.items, None, None, interactions)
     ModelBundle(
-        model,
-        config,
-        Vocabulary(pl.Series("id", np.arange(args.users, dtype=np.int64)), "user"),
-        Vocabulary(pl.Series("id", np.arange(args.items, dtype=np.int64)), "item"),
-        interactions.user_item_matrix(),
+        model=model,
+        config=config,
+        user_vocab=Vocabulary(pl.Series("id", np.arange(args.users, dtype=np.int64)), "user"),
+        item_vocab=Vocabulary(pl.Series("id", np.arange(args.items, dtype=np.int64)), "item"),
+        seen=interactions.user_item_matrix(),
         metrics={"note": "benchmarks/serve.py: untrained model on synthetic interactions"},
     ).save(path)
     print(f"built {path.relative_to(ROOT)} in {time.perf_counter() - start:.0f} s")

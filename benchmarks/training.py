@@ -4,7 +4,7 @@ in the training split).
 Measures, in one run:
   - the sampler alone (`InteractionDataset` batches per second, softmax and 4-negative variants);
   - training at each `--dims` with Keras' dense Adam (`sparse_table_updates=False`, the path every
-    backend can take) and with the row-sparse step (`recsys.row_sparse.LazyAdam`, the JAX
+    backend can take) and with the row-sparse step (`recsys.model.row_sparse.LazyAdam`, the JAX
     default): `model.fit` on a slice of the epoch with full-size tables, after a warm-up epoch
     that compiles the step; the median of `--repeats` timed fits of the slice. Seconds per epoch
     are extrapolated from the slice, plus, for the row-sparse step, its once-per-epoch catch-up of
@@ -46,8 +46,8 @@ def train_rate(config, prepared, train, part, sparse: bool, repeats: int) -> tup
     tables)."""
     import keras
 
-    from recsys import row_sparse
-    from recsys.training import build_model, compile_for_training, make_dataset
+    from recsys.model import row_sparse
+    from recsys.model.training import build_model, compile_for_training, make_dataset
 
     model = build_model(config, prepared.n_users, prepared.n_items, None, None, train)
     dataset = make_dataset(part, config, model.task)
@@ -70,7 +70,7 @@ def train_rate(config, prepared, train, part, sparse: bool, repeats: int) -> tup
 
 def ials_seconds(train, factors: int = 64, iterations: int = 15) -> float:
     """Seconds of `implicit`'s iALS fit (binary confidence, all cores) on the training matrix."""
-    from recsys.baselines import IALS
+    from recsys.eval.ials import IALS
 
     matrix = train.user_item_matrix()
     started = time.perf_counter()
@@ -92,16 +92,16 @@ def main() -> int:
     import numpy as np
 
     from recsys.config import Config
-    from recsys.demo_data import generate_demo
-    from recsys.preparation import prepare
-    from recsys.sampling import InteractionDataset
-    from recsys.splitting import split_interactions
-    from recsys.training import make_dataset
+    from recsys.data.demo import generate_demo
+    from recsys.data.preparation import prepare
+    from recsys.data.splitting import split_interactions
+    from recsys.model.sampling import InteractionDataset
+    from recsys.model.training import make_dataset
 
     config = Config(verbosity=0)
     if args.batch_size:
         config = config.replace(batch_size=args.batch_size)
-    prepared = prepare(generate_demo(num_users=args.users, seed=0), config)
+    prepared = prepare(generate_demo(n_users=args.users, seed=0), config)
     train = split_interactions(prepared.interactions, config).train
 
     full = make_dataset(train, config)

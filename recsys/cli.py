@@ -7,7 +7,7 @@ read once.
 Exit codes: 0 success; 1 a user error (bad data, config or missing artifact: one line on stderr,
 no traceback); 2 a usage error (unknown command, action or option); 130 interrupted.
 
-Every command but `config` holds the lock of its `output_dir` (`recsys.io_utils.output_lock`) while
+Every command but `config` holds the lock of its `output_dir` (`recsys.files.output_lock`) while
 its actions run: a second run in the same folder stops at once with a one-line error (exit 1)
 rather than crashing on the first run's checkpoint or bundles. The lock is released however the run
 ends (an error, Ctrl-C, or a kill: the operating system drops it with the process), and Ctrl-C
@@ -21,11 +21,16 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
 from recsys.config import Config, apply_overrides, field_docs, load_config
 from recsys.errors import ConfigError, RecsysError, UsageError
-from recsys.io_utils import output_lock
+from recsys.files import output_lock
+from recsys.log import set_verbosity
+
+__all__ = ["COMMANDS", "configure", "engine", "load_data_hook", "main", "run_guarded", "run_template"]
 
 # command -> (action name, aliases, help)
 COMMANDS: dict[str, tuple[str | None, list[str], str]] = {
@@ -77,6 +82,15 @@ COMMANDS: dict[str, tuple[str | None, list[str], str]] = {
         "Serve a model bundle over HTTP (JSON API, docs at /docs); needs fastapi and uvicorn.",
     ),
 }
+
+
+def engine() -> ModuleType:
+    """`recsys.pipeline`, imported on first use: the one place the command line loads the engine
+    (Keras and the backend, seconds), so that `--help`, `config` and mistyped commands answer at
+    once. Every other import of the package's own modules is at the top of its module."""
+    from recsys import pipeline  # deliberately lazy: see the docstring
+
+    return pipeline
 
 
 def load_data_hook(path: str | Path | None) -> Callable[[], Any] | None:
@@ -186,8 +200,6 @@ def configure(
     config_path: str | Path | None, overrides: list[str], quiet: bool = False, verbose: bool = False
 ) -> Config:
     """Settings from the file and `--set` overrides; --quiet / --verbose win over `verbosity`."""
-    from recsys.log import set_verbosity
-
     config = apply_overrides(load_config(config_path), overrides)
     if quiet or verbose:
         config = config.replace(verbosity=0 if quiet else 2)
@@ -222,16 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     def work() -> None:
-        from recsys import pipeline
-        from recsys.experiment import Experiment
-
         command = _resolve_command(args.command)
         if command == "serve":  # a bundle holds its own settings: no config, data or output lock
-            from recsys.log import set_verbosity
-            from recsys.service import serve
-
             set_verbosity(0 if args.quiet else 2 if args.verbose else 1)
-            serve(args.bundle, args.host, args.port, access_log=args.access_log)
+            engine().serve(args.bundle, args.host, args.port, access_log=args.access_log)
             return
         config_path = args.config if Path(args.config).exists() or args.config != "config.py" else None
         config = configure(config_path, args.set + args.set_after, args.quiet, args.verbose)
@@ -239,14 +245,13 @@ def main(argv: list[str] | None = None) -> int:
             _print_config(config)
             return
         with output_lock(config.output_dir):  # one run per output folder (module doc)
-            experiment = Experiment(config, load_data_hook(args.data))
+            pipeline = engine()
+            experiment = pipeline.Experiment(config, load_data_hook(args.data))
             if command == "tune":
-                from recsys.tuning import tune
-
-                tune(experiment, trials=args.trials, minutes=args.minutes, output=args.output)
+                pipeline.tune(experiment, trials=args.trials, minutes=args.minutes, output=args.output)
                 return
             action = COMMANDS[command][0]
-            pipeline.run_actions(pipeline.DEFAULT_SEQUENCE if action is None else [action], experiment)
+            pipeline.run_actions(list(DEFAULT_SEQUENCE) if action is None else [action], experiment)
 
     return run_guarded(work)
 
@@ -254,13 +259,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_template(argv: list[str], config_path: str | Path, data_hook_module: str | Path) -> int:
     """`python main.py [action ...] [--quiet] [--set name=value]`: the seed's action names (the
     first four in order when none is given)."""
-    from recsys import pipeline
-
-    valid = list(pipeline.ACTIONS)
+    valid = list(ACTION_NAMES)
     parser = argparse.ArgumentParser(
         prog="python main.py",
         description="Run the recommender's actions in order; with none, "
-        + ", ".join(pipeline.DEFAULT_SEQUENCE)
+        + ", ".join(DEFAULT_SEQUENCE)
         + ". Settings: config.py; data: data.py.",
         epilog="Actions: " + ", ".join(valid) + ". More commands and options: recsys --help.",
     )
@@ -275,7 +278,7 @@ def run_template(argv: list[str], config_path: str | Path, data_hook_module: str
     parser.add_argument("-q", "--quiet", action="store_true", help="Print warnings and errors only.")
     parser.add_argument("-v", "--verbose", action="store_true", help="Print details too.")
     args = parser.parse_intermixed_args(argv)
-    actions = args.actions or pipeline.DEFAULT_SEQUENCE
+    actions = args.actions or DEFAULT_SEQUENCE
     unknown = [a for a in actions if a not in valid]
     if unknown:
         print(
@@ -286,10 +289,9 @@ def run_template(argv: list[str], config_path: str | Path, data_hook_module: str
         return 2
 
     def work() -> None:
-        from recsys.experiment import Experiment
-
         config = configure(config_path, args.set, args.quiet, args.verbose)
         with output_lock(config.output_dir):  # one run per output folder (module doc)
-            pipeline.run_actions(actions, Experiment(config, load_data_hook(data_hook_module)))
+            pipeline = engine()
+            pipeline.run_actions(actions, pipeline.Experiment(config, load_data_hook(data_hook_module)))
 
     return run_guarded(work)

@@ -35,6 +35,26 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 
 from recsys.errors import ConfigError
+from recsys.files import atomic_write_text
+from recsys.metric_names import parse_metric_name
+
+__all__ = [
+    "DUPLICATE_POLICIES",
+    "FEATURE_TYPES",
+    "LOSSES",
+    "NEGATIVE_SAMPLING",
+    "NEGATIVE_SCORE_POLICIES",
+    "OUTPUT_FORMATS",
+    "OUTPUT_ONLY_SETTINGS",
+    "SPLITS",
+    "Config",
+    "apply_overrides",
+    "choices",
+    "field_docs",
+    "load_config",
+    "parse_override",
+    "type_text",
+]
 
 # --- choice lists: each Literal is the one source of its values ------------------------------
 Loss = Literal["softmax", "bce", "bpr", "mse"]
@@ -314,8 +334,6 @@ class Config:
             value = getattr(self, name)
             object.__setattr__(self, name, _check_field(name, value, adapter))
         self._check_columns()
-        from recsys.metrics import parse_metric_name  # local: metrics imports nothing from config
-
         _, k = parse_metric_name(self.monitor_metric)
         if k is not None and k not in self.metrics_k:
             raise ConfigError(
@@ -374,8 +392,6 @@ class Config:
         return Config.from_dict({**self.to_dict(), **changes})
 
     def save(self, path: str | Path) -> None:
-        from recsys.io_utils import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True))
 
     @classmethod

@@ -1,9 +1,44 @@
-"""The project's own exception types, one per kind of mistake a user can make and fix.
+"""The project's own exception types, one per kind of mistake a user can make and fix, and the
+helpers that write their messages.
 
 Messages are written for the user, not for a debugger: one line that names the file, row,
 column, setting or id at fault and says what was expected. The command line prints them without
-a traceback (exit 1; exit 2 for a usage error).
+a traceback (exit 1; exit 2 for a usage error). Values from the user's input are quoted through
+`quoted` (one line, at most `QUOTE_LIMIT` characters), so no message echoes a large input; a
+library's message is cut to its first line (`first_line`, `one_line`).
+
+Example:
+    >>> quoted("x" * 200)[:12], len(quoted("x" * 200))
+    ("'xxxxxxxxxxx", 80)
+    >>> a_type(list), a_type(int)
+    ('a list', 'an int')
+    >>> first_rows([False, True, True])
+    '2, 3'
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+__all__ = [
+    "QUOTE_LIMIT",
+    "ArtifactError",
+    "ConfigError",
+    "DataError",
+    "RecsysError",
+    "UsageError",
+    "a_type",
+    "first_index",
+    "first_line",
+    "first_rows",
+    "one_line",
+    "quoted",
+]
+
+QUOTE_LIMIT = 80  # characters of a value quoted in a message
 
 
 class RecsysError(Exception):
@@ -24,3 +59,50 @@ class ArtifactError(RecsysError):
 
 class UsageError(RecsysError):
     """The command line asks for something that does not exist (an unknown action or option)."""
+
+
+# --------------------------------------------------------------------------------------------
+# message helpers
+# --------------------------------------------------------------------------------------------
+def quoted(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """repr of a value on one line, cut to `limit` characters, so that no message echoes a large
+    input or breaks into several lines."""
+    if isinstance(value, pl.Series):
+        value = value.head(limit).to_list()
+    text = repr(value[: limit + 1] if isinstance(value, (str, bytes)) else value)
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def a_type(kind: type) -> str:
+    """'a list', 'an int': the type's name with its article."""
+    name = kind.__name__
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def first_line(exc: BaseException, limit: int = 120) -> str:
+    """The first line of a library's message, cut to `limit` characters (never its hints)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].strip() if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's whole message on one line, cut to `limit` characters (Keras and h5py
+    messages span several lines)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def first_rows(mask: pl.Series | np.ndarray | list, limit: int = 5) -> str:
+    """1-based data row numbers where mask is true, as text (the first few)."""
+    rows = np.flatnonzero(np.asarray(mask)) + 1
+    shown = ", ".join(map(str, rows[:limit]))
+    return shown + (f" (and {len(rows) - limit:,} more)" if len(rows) > limit else "")
+
+
+def first_index(mask: pl.Series | np.ndarray) -> int:
+    """0-based index of the first true value of a boolean mask (nulls count as false)."""
+    if isinstance(mask, pl.Series):
+        mask = mask.fill_null(False).to_numpy()
+    return int(np.flatnonzero(mask)[0])

@@ -9,8 +9,23 @@ in log files. `stdout_is_terminal` tells whether live, in-place progress makes s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
+
+__all__ = [
+    "LEVELS",
+    "LOGGER",
+    "detail",
+    "messages_at",
+    "plural",
+    "say",
+    "set_verbosity",
+    "stdout_is_terminal",
+    "verbosity",
+    "warn",
+]
 
 LOGGER = logging.getLogger("recsys")
 LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
@@ -41,7 +56,25 @@ def set_verbosity(verbosity: int) -> None:
 
 
 def verbosity() -> int:
+    """The current verbosity (0, 1 or 2)."""
     return {level: v for v, level in LEVELS.items()}.get(LOGGER.level, 1)
+
+
+@contextlib.contextmanager
+def messages_at(level: int) -> Iterator[None]:
+    """Verbosity `level` inside the block, the caller's verbosity restored after it: for library
+    calls (`Recommender.fit`) that must not change what the rest of the program prints.
+
+    Example:
+        >>> with messages_at(0):
+        ...     say("not shown")
+    """
+    before = verbosity()
+    set_verbosity(level)
+    try:
+        yield
+    finally:
+        set_verbosity(before)
 
 
 def say(message: str) -> None:

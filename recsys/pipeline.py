@@ -10,13 +10,16 @@
 Every action takes the run's `Experiment`, so the data are loaded and prepared once however many
 actions run. Each action prints what it read, what it wrote and where; `run_actions` puts a
 `[2/4] train_validation_model` header before each, and after the last writes the run's report
-(`report_fpath`, see `recsys.report`).
+(`report_fpath`, see `recsys.report.page`).
 
-Example:
+Example (a short validation run on a small demo, in a fresh folder):
+    >>> import os, tempfile
     >>> from recsys.config import Config
-    >>> from recsys.experiment import Experiment
-    >>> from recsys.pipeline import run_actions
-    >>> run_actions(["train_validation_model"], Experiment(Config(demo_num_users=300, max_epochs=2)))
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> config = Config(demo_num_users=300, max_epochs=2, verbosity=0)
+    >>> results = run_actions(["train_validation_model"], Experiment(config))
+    >>> sorted(os.listdir("artifacts/validation_model"))[:3]
+    ['config.json', 'history.csv', 'item_features.json']
 """
 
 from __future__ import annotations
@@ -30,23 +33,53 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
 from recsys.config import Config
+from recsys.data.experiment import Experiment
 from recsys.errors import ConfigError, UsageError
-from recsys.experiment import Experiment
+from recsys.eval.compare import compare_models as compare
+from recsys.eval.tuning import tune
+from recsys.eval.validation import fit_on_split, most_popular_metrics
+from recsys.layout import (
+    COMPARISON_FIGURE,
+    PRODUCTION_HISTORY_FIGURE,
+    VALIDATION_HISTORY_FIGURE,
+    BundleFiles,
+    RunLayout,
+)
 from recsys.log import plural, say, warn
+from recsys.metric_names import metric_names
+from recsys.model.bundle import ModelBundle, load_bundle
+from recsys.model.training import TrainingResult, fit_on_all
+from recsys.report.eda import run_eda
+from recsys.report.figures import comparison_figure, plot_history, save_figure
+from recsys.report.page import write_report
+from recsys.serve.outputs import write_recommendations, write_similar_items
+from recsys.serve.recommender import Recommender
+from recsys.serve.server import serve
 
-VALIDATION_BUNDLE = "validation_model"
-PRODUCTION_BUNDLE = "production_model"
-
-
-def bundle_path(config: Config, name: str) -> Path:
-    return Path(config.output_dir) / name
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_SEQUENCE",
+    "Experiment",
+    "check_outputs",
+    "compare_models",
+    "compute_predictions",
+    "exploratory_data_analysis",
+    "production_epochs",
+    "run_action",
+    "run_actions",
+    "serve",
+    "similar_items",
+    "train_production_model",
+    "train_validation_model",
+    "tune",
+    "validation_epochs",
+]
 
 
 def print_comparison(model_metrics: dict, baseline: dict, ks: list[int]) -> None:
     """A small table: the model beside the most-popular baseline, so a failure to learn is obvious."""
-    from recsys.metrics import metric_names
-
     names = metric_names(ks)
     say(f"  {'metric':<14}{'two-tower':>12}{'most-popular':>14}")
     for name in names:
@@ -55,34 +88,14 @@ def print_comparison(model_metrics: dict, baseline: dict, ks: list[int]) -> None
     say(f"  (averaged over {plural(int(baseline.get('users', 0)), 'validation user')})")
 
 
-def run_identity(experiment: Experiment) -> dict:
-    """What a bundle records about the run that made it: data and settings fingerprints."""
-    return {"data": experiment.fingerprint, "config": experiment.config.fingerprint()}
-
-
-def save_bundle(experiment: Experiment, result: Any, seen: Any, metrics: dict, path: Path) -> None:
+def save_bundle(experiment: Experiment, result: TrainingResult, seen: Any, metrics: dict, path: Any) -> None:
     """Save a trained model with this run's vocabularies, encoders, the users x items matrix it
     must not recommend again (`seen`), its metrics and the run's data report and identity."""
-    from recsys.bundle import ModelBundle
-
-    prepared, features = experiment.prepared, experiment.features
-    metrics = {**metrics, "data": prepared.report, "identity": run_identity(experiment)}
-    ModelBundle(
-        result.model,
-        experiment.config,
-        prepared.user_vocab,
-        prepared.item_vocab,
-        seen,
-        features.user_encoder,
-        features.item_encoder,
-        metrics,
-        result.history,
-    ).save(path)
+    ModelBundle.from_run(experiment, result.model, seen, metrics, result.history).save(path)
 
 
 def exploratory_data_analysis(experiment: Experiment) -> dict:
-    from recsys.eda import run_eda
-
+    """The summary of the data, printed, and the EDA figures, written (`recsys.report.eda`)."""
     config = experiment.config
     say(f"Exploratory data analysis -> figures in {config.figures_dir}/")
     return run_eda(
@@ -97,17 +110,14 @@ def exploratory_data_analysis(experiment: Experiment) -> dict:
 
 def train_validation_model(experiment: Experiment) -> tuple[Any, dict]:
     """Train on the training split; per-epoch ranking metrics on validation beside most-popular."""
-    from recsys.figures import plot_history
-    from recsys.training import fit_on_split
-
-    config, split, baseline = experiment.config, experiment.split, experiment.baseline
-    path = bundle_path(config, VALIDATION_BUNDLE)
+    config, split, layout = experiment.config, experiment.split, RunLayout.of(experiment.config)
+    baseline = most_popular_metrics(experiment)
+    path = layout.validation_bundle
     say(
         f"Training the validation model (up to {config.max_epochs} epochs, early stopping on "
         f"{config.monitor_metric})."
     )
-    checkpoint = Path(config.output_dir) / "checkpoints" / "validation.weights.h5"
-    result = fit_on_split(experiment, checkpoint_path=checkpoint, baseline=baseline)
+    result = fit_on_split(experiment, checkpoint_path=layout.checkpoint, baseline=baseline)
     best_value = result.best_metrics.get(config.monitor_metric, float("nan"))
     say(
         f"Best epoch {result.best_epoch} ({config.monitor_metric} {best_value:.4f}); trained in "
@@ -125,7 +135,7 @@ def train_validation_model(experiment: Experiment) -> tuple[Any, dict]:
     save_bundle(experiment, result, experiment.train_matrix, metrics, path)
     figure = plot_history(
         result.history,
-        Path(config.figures_dir) / "validation_history.png",
+        layout.figure(VALIDATION_HISTORY_FIGURE),
         config.monitor_metric,
         best_epoch=result.best_epoch,
         baseline=baseline,
@@ -138,10 +148,10 @@ def validation_epochs(experiment: Experiment) -> tuple[int | None, str]:
     """The best epoch of the saved validation run if it was made on this run's data with this
     run's model settings, else None; and a sentence saying which, and why."""
     config = experiment.config
-    path = bundle_path(config, VALIDATION_BUNDLE)
+    path = RunLayout.of(config).validation_bundle
     try:
-        metrics = json.loads((path / "metrics.json").read_text())
-        saved_settings = json.loads((path / "config.json").read_text())
+        metrics = json.loads((path / BundleFiles.METRICS).read_text())
+        saved_settings = json.loads((path / BundleFiles.CONFIG).read_text())
     except (OSError, ValueError):
         return None, f"no readable validation run at {path}/"
     best, identity = metrics.get("best_epoch"), metrics.get("identity") or {}
@@ -181,9 +191,6 @@ def production_epochs(experiment: Experiment) -> int:
 
 def train_production_model(experiment: Experiment) -> tuple[Any, dict]:
     """Train on every interaction for the chosen number of epochs and save the production bundle."""
-    from recsys.figures import plot_history
-    from recsys.training import fit_on_all
-
     config, prepared = experiment.config, experiment.prepared
     epochs = production_epochs(experiment)
     say(
@@ -191,24 +198,23 @@ def train_production_model(experiment: Experiment) -> tuple[Any, dict]:
         f"for {epochs} epochs."
     )
     result = fit_on_all(experiment, epochs)
-    path = bundle_path(config, PRODUCTION_BUNDLE)
+    layout = RunLayout.of(config)
+    path = layout.production_bundle
     metrics = {
         "epochs": epochs,
         "training_seconds": result.seconds,
         "final_loss": result.history.get("loss", [None])[-1],
     }
     save_bundle(experiment, result, experiment.full_matrix, metrics, path)
-    figure = plot_history(result.history, Path(config.figures_dir) / "production_history.png", None)
+    figure = plot_history(result.history, layout.figure(PRODUCTION_HISTORY_FIGURE), None)
     say(f"Wrote the production model bundle to {path}/ and its loss curve to {figure}.")
     return result, metrics
 
 
-def _load_production(config: Config):
-    from recsys.bundle import load_bundle
-
-    path = bundle_path(config, PRODUCTION_BUNDLE)
+def _load_production(config: Config) -> Recommender:
+    path = RunLayout.of(config).production_bundle
     say(f"Loading the production model from {path}/")
-    return load_bundle(path)
+    return Recommender(load_bundle(path))
 
 
 def compute_predictions(experiment: Experiment) -> dict:
@@ -216,11 +222,8 @@ def compute_predictions(experiment: Experiment) -> dict:
     production model was trained on by their embeddings; users the minimum-interaction filter
     removed by fold-in from their interactions (or, when none of their items is known, the most
     popular items). The log counts each group; JSON Lines and Parquet carry a `served_by` column."""
-    from recsys.recommend import write_recommendations
-    from recsys.recommender import Recommender
-
     config = experiment.config
-    recommender = Recommender(_load_production(config))
+    recommender = _load_production(config)
     known_top, known_scores = recommender.rank_users(np.arange(len(recommender.user_vocab)), config.top_n)
     served = np.full(len(known_top), "model", dtype=object)
     other_ids, other_top, other_scores, other_served = _users_outside_the_model(experiment, recommender)
@@ -250,7 +253,7 @@ def compute_predictions(experiment: Experiment) -> dict:
 
 
 def _users_outside_the_model(
-    experiment: Experiment, recommender: Any
+    experiment: Experiment, recommender: Recommender
 ) -> tuple[pl.Series, np.ndarray, np.ndarray, np.ndarray]:
     """The input's users that the model does not know (removed by the filter), with their top-N by
     fold-in from their interactions, or the most popular items when none of their items is known."""
@@ -270,26 +273,24 @@ def _users_outside_the_model(
 
 def similar_items(experiment: Experiment) -> dict:
     """The most similar items of every item (cosine of item embeddings), written as JSON."""
-    from recsys.model import compute_embeddings
-    from recsys.recommend import similar_items as nearest_items
-    from recsys.recommend import write_similar_items
-
     config = experiment.config
-    bundle = _load_production(config)
-    items = compute_embeddings(bundle.model, "item")
-    top_items, top_scores = nearest_items(items, config.similar_items_n)
-    write_similar_items(config.similar_items_fpath, bundle.item_vocab, top_items, top_scores)
+    recommender = _load_production(config)
+    n_items = len(recommender.item_vocab)
+    top_items, top_scores = recommender.rank_similar(np.arange(n_items), config.similar_items_n)
+    write_similar_items(config.similar_items_fpath, recommender.item_vocab, top_items, top_scores)
     say(
-        f"Wrote the {config.similar_items_n} most similar items of {plural(len(bundle.item_vocab), 'item')} "
+        f"Wrote the {config.similar_items_n} most similar items of {plural(n_items, 'item')} "
         f"to {config.similar_items_fpath}."
     )
-    return {"items": len(bundle.item_vocab), "path": config.similar_items_fpath}
+    return {"items": n_items, "path": config.similar_items_fpath}
 
 
 def compare_models(experiment: Experiment) -> list[dict]:
-    from recsys.compare import compare_models as compare
-
-    return compare(experiment)
+    """Every model on the validation split (`recsys.eval.compare`): the table, and its chart."""
+    rows = compare(experiment)
+    figure = save_figure(comparison_figure(rows), RunLayout.of(experiment.config).figure(COMPARISON_FIGURE))
+    say(f"Wrote the chart to {figure}.")
+    return rows
 
 
 Action = Callable[[Experiment], Any]
@@ -301,12 +302,7 @@ ACTIONS: dict[str, Action] = {
     "similar_items": similar_items,
     "compare_models": compare_models,
 }
-DEFAULT_SEQUENCE = [
-    "exploratory_data_analysis",
-    "train_validation_model",
-    "train_production_model",
-    "compute_predictions",
-]
+assert tuple(ACTIONS) == ACTION_NAMES, "recsys.actions names every action of ACTIONS, in order"
 
 
 def run_action(name: str, experiment: Experiment) -> Any:
@@ -325,7 +321,7 @@ OUTPUT_SETTINGS = {
     "compare_models": ("output_dir", "figures_dir"),
 }
 FILE_SETTINGS = ("recommendations_fpath", "similar_items_fpath", "report_fpath")
-# Written by every run, whatever its actions (recsys.report).
+# Written by every run, whatever its actions (recsys.report.page).
 RUN_SETTINGS = ("report_fpath",)
 
 
@@ -357,9 +353,7 @@ def check_outputs(names: list[str], config: Config) -> None:
 
 def run_actions(names: list[str], experiment: Experiment) -> list[Any]:
     """Run actions in order on one experiment, each under a `[i/n] name` header, after checking
-    that everything they will write can be written; then write the run's report (recsys.report)."""
-    from recsys.report import write_report
-
+    that everything they will write can be written; then write the run's report (recsys.report.page)."""
     check_outputs(names, experiment.config)
     results = []
     for number, name in enumerate(names, 1):

@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 from recsys.config import Config, field_docs, type_text
+from recsys.files import atomic_write_text
+
+__all__ = ["README", "main", "markdown_table", "replace_table"]
 
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -55,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    from recsys.io_utils import atomic_write_text
-
     atomic_write_text(path, updated)
     print(f"Rewrote the settings table in {path}.")
     return 0

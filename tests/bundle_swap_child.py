@@ -23,7 +23,7 @@ HOLDING = "recsys-test: holding the lock"
 
 def copy_bundle(source: Path, target: Path) -> None:
     """The same folder swap as ModelBundle.save, its files copied from a saved bundle."""
-    from recsys.io_utils import atomic_directory
+    from recsys.files import atomic_directory
 
     with atomic_directory(target) as tmp:
         for file in sorted(source.iterdir()):
@@ -41,7 +41,7 @@ def save_bundle(target: Path, seed: int) -> None:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the parent ignores SIGINT
     from recsys.cli import run_guarded
-    from recsys.io_utils import output_lock
+    from recsys.files import output_lock
 
     mode, path = argv[0], Path(argv[1])
     if mode == "hold":

@@ -25,11 +25,11 @@ def main(bundle_dir: str) -> None:
     import jax
 
     from recsys.config import Config
-    from recsys.distribution import make_distribution
+    from recsys.data.experiment import Experiment, load_raw_data
     from recsys.errors import ConfigError
-    from recsys.experiment import Experiment, load_raw_data
-    from recsys.recommender import Recommender
-    from recsys.training import fit_on_split
+    from recsys.eval.validation import fit_on_split
+    from recsys.model.distribution import make_distribution
+    from recsys.serve.recommender import Recommender
 
     result: dict = {"devices": len(jax.devices()), "runs": {}}
     try:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from recsys.interactions import Interactions
+from recsys.data.interactions import Interactions
 
 
 def community_interactions(n_users=240, n_items=120, n_groups=4, per_user=12, seed=0, popular_noise=0.0):

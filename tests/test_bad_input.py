@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recsys.config import Config
-from recsys.eda import run_eda
+from recsys.data.hook import call_hook, load_from_hook
+from recsys.data.loading import load_from_files
+from recsys.data.preparation import PreparedData, prepare
 from recsys.errors import RecsysError
-from recsys.experiment import call_hook
-from recsys.loading import load_from_files, load_from_hook
-from recsys.preparation import PreparedData, prepare
+from recsys.report.eda import run_eda
 
 LIBRARY_WORDS = re.compile(r"infer_schema|truncate_ragged|ignore_errors|schema_overrides|Traceback|polars")
 MAX_MESSAGE = 500

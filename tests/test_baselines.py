@@ -10,25 +10,26 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import recsys.baselines as baselines
-from recsys.baselines import (
-    EASE,
-    IALS,
-    MostPopular,
-    RecencyWeightedEASE,
-    confidence_matrix,
-    recency_history,
-    tune_ease,
-    tune_ials,
-    tune_recency_ease,
-)
+import recsys.eval.ease as ease_module
+from recsys.data.interactions import Interactions
+from recsys.data.weighting import recency_percentiles
 from recsys.errors import ConfigError, DataError, RecsysError
-from recsys.evaluation import evaluate, rank_users
-from recsys.interactions import Interactions
-from recsys.weighting import recency_percentiles
+from recsys.eval.ease import EASE
+from recsys.eval.evaluation import evaluate
+from recsys.eval.ials import IALS, confidence_matrix
+from recsys.eval.popular import MostPopular
+from recsys.eval.recency_ease import RecencyWeightedEASE, recency_history
+from recsys.eval.tuners import tune_ease, tune_ials, tune_recency_ease
+from recsys.ranking.exact import ScorerIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small" / "ratings.csv"
+
+
+def top_unseen(scorer, users, k, seen):
+    """The k best items of `users` by `scorer`, their rows of `seen` excluded (the evaluation's ranking)."""
+    users = np.asarray(users)
+    return ScorerIndex(scorer, seen.shape[1]).search(users, k, seen[users])[0]
 
 
 def _load_protocol():
@@ -88,7 +89,7 @@ def test_ease_matches_direct_closed_form(method, n_users):
 
 def test_ease_primal_blocked_paths_match(monkeypatch):
     """Gram, mirror and weight steps run in row blocks; tiny blocks must give the same model."""
-    monkeypatch.setattr(baselines, "_BLOCK_ENTRIES", 20)  # 1 row per block for 17 items
+    monkeypatch.setattr(ease_module, "_BLOCK_ENTRIES", 20)  # 1 row per block for 17 items
     train = _random_binary(40, 17, seed=3)
     weights = EASE(method="primal").fit(train, l2=3.0).weights()
     np.testing.assert_allclose(weights, _direct_ease(train.toarray(), 3.0), atol=1e-5)
@@ -109,7 +110,7 @@ def test_ease_recovers_planted_item_blocks(method):
     model = EASE(method=method).fit(train, l2=1.0)
     # EASE may give a few in-block items small negative scores (below the cross-block zeros), so
     # check the top 2 of each user's 5 unseen in-block items.
-    top = rank_users(model.scorer(), np.arange(train.shape[0]), 2, train)
+    top = top_unseen(model.scorer(), np.arange(train.shape[0]), 2, train)
     block_of_user = np.repeat([0, 1], 30)
     assert np.all(top // 10 == block_of_user[:, None])  # recommendations from the user's own block
     weights = model.weights()
@@ -132,8 +133,8 @@ def test_ease_refuses_catalogue_too_large_for_memory():
 
 def test_ease_falls_back_to_float32_when_float64_does_not_fit(capsys):
     train = _random_binary(40, 12)
-    need32 = baselines.ease_memory_bytes(40, 12, "primal", np.float32)
-    need64 = baselines.ease_memory_bytes(40, 12, "primal", np.float64)
+    need32 = ease_module.ease_memory_bytes(40, 12, "primal", np.float32)
+    need64 = ease_module.ease_memory_bytes(40, 12, "primal", np.float64)
     assert need32 < need64
     model = EASE(memory_limit_bytes=need32, method="primal").fit(train, l2=7.0)
     assert "float32" in capsys.readouterr().out
@@ -242,8 +243,8 @@ def test_recency_weighting_lets_the_newest_history_item_decide():
     assert plain[2] > plain[3]  # the older, better supported association wins without recency
     assert recent[3] > recent[2]  # the newest item's association wins with it
     seen = train.user_item_matrix()
-    assert rank_users(RecencyWeightedEASE().fit(train, 1.0, 0.0).scorer(), target, 1, seen)[0, 0] == 2
-    assert rank_users(RecencyWeightedEASE().fit(train, 1.0, 4.0).scorer(), target, 1, seen)[0, 0] == 3
+    assert top_unseen(RecencyWeightedEASE().fit(train, 1.0, 0.0).scorer(), target, 1, seen)[0, 0] == 2
+    assert top_unseen(RecencyWeightedEASE().fit(train, 1.0, 4.0).scorer(), target, 1, seen)[0, 0] == 3
 
 
 def _planted_drift(n_users=120, n_clusters=6, items_per_cluster=10, old=4, new=3, held=2, seed=0):
@@ -316,7 +317,7 @@ def test_most_popular_ranks_by_count_and_excludes_seen_items():
     held = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]], np.float32))
     model = MostPopular().fit(train)
     np.testing.assert_array_equal(model.item_counts, [3, 2, 1, 0])
-    top = rank_users(model.scorer(), np.arange(3), 2, train)
+    top = top_unseen(model.scorer(), np.arange(3), 2, train)
     np.testing.assert_array_equal(top, [[1, 2], [2, 3], [3, -1]])  # seen items never come back
     metrics = evaluate(model.scorer(), train, held, [1, 2])
     assert metrics["users"] == 3

@@ -11,12 +11,14 @@ import pytest
 import scipy.sparse as sp
 from planted import community_interactions
 
-from recsys.bundle import MANIFEST, WEIGHTS, ModelBundle, load_bundle, verify_bundle, write_manifest
 from recsys.config import Config
+from recsys.data.vocabulary import Vocabulary
 from recsys.errors import ArtifactError
-from recsys.model import compute_embeddings
-from recsys.training import build_model, fit
-from recsys.vocabulary import Vocabulary
+from recsys.layout import BundleFiles
+from recsys.model.bundle import ModelBundle, load_bundle
+from recsys.model.manifest import FORMAT_VERSION, verify_bundle, write_manifest
+from recsys.model.towers import compute_embeddings
+from recsys.model.training import build_model, fit
 
 IDENTITY = {"data": {"interactions": 120, "users": 40, "items": 20, "sha256": "ab" * 16}, "config": "cd" * 8}
 
@@ -27,11 +29,11 @@ def tiny_bundle(seed: int = 0, n_users: int = 40, n_items: int = 20, embedding_d
     config = Config(embedding_dim=embedding_dim, seed=seed)
     model = build_model(config, data.n_users, data.n_items, None, None, data)
     return ModelBundle(
-        model,
-        config,
-        Vocabulary(pl.Series([f"u{i:03d}" for i in range(n_users)]), "user"),
-        Vocabulary(pl.Series(list(range(100, 100 + n_items))), "item"),
-        data.user_item_matrix(),
+        model=model,
+        config=config,
+        user_vocab=Vocabulary(pl.Series([f"u{i:03d}" for i in range(n_users)]), "user"),
+        item_vocab=Vocabulary(pl.Series(list(range(100, 100 + n_items))), "item"),
+        seen=data.user_item_matrix(),
         metrics={"best_epoch": 3, "identity": IDENTITY},
         history={"loss": [1.0, 0.5]},
     )
@@ -54,7 +56,7 @@ def bundle_copy(saved, tmp_path):
 
 def reseal(folder):
     """Rewrite the manifest for the files as they are now (a forger's move), keeping its counts."""
-    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest = json.loads((folder / BundleFiles.MANIFEST).read_text())
     write_manifest(folder, manifest["counts"], manifest["identity"])
 
 
@@ -66,11 +68,11 @@ def test_round_trip_gives_identical_embeddings(tmp_path):
     user_vocab = Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user")
     item_vocab = Vocabulary(pl.Series(list(range(100, 120))), "item")
     bundle = ModelBundle(
-        model,
-        config,
-        user_vocab,
-        item_vocab,
-        data.user_item_matrix(),
+        model=model,
+        config=config,
+        user_vocab=user_vocab,
+        item_vocab=item_vocab,
+        seen=data.user_item_matrix(),
         metrics={"best_epoch": 3},
         history={"loss": [1.0, 0.5]},
     )
@@ -90,17 +92,32 @@ def test_round_trip_gives_identical_embeddings(tmp_path):
 
 
 def test_manifest_lists_every_file_with_size_and_hash_counts_and_identity(bundle_copy):
-    manifest = json.loads((bundle_copy / MANIFEST).read_text())
+    manifest = json.loads((bundle_copy / BundleFiles.MANIFEST).read_text())
     files = manifest["files"]
-    on_disk = {p.name for p in bundle_copy.iterdir()} - {MANIFEST}
+    on_disk = {p.name for p in bundle_copy.iterdir()} - {BundleFiles.MANIFEST}
     assert set(files) == on_disk
     for name, entry in files.items():
         assert entry["bytes"] == (bundle_copy / name).stat().st_size and len(entry["sha256"]) == 64
         assert entry["required"] == (name not in ("metrics.json", "history.csv"))
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["counts"] == {"users": 40, "items": 20, "seen_nnz": 120, "embedding_dim": 4}
     assert manifest["identity"] == IDENTITY
     assert verify_bundle(bundle_copy) == manifest == load_bundle(bundle_copy).manifest
+
+
+def test_a_format_1_bundle_with_num_users_keys_loads_to_the_same_embeddings(bundle_copy, saved):
+    """Bundles saved before counts were named n_* (format 1: num_users, num_items) still load."""
+    spec_path = bundle_copy / BundleFiles.SPEC
+    spec = json.loads(spec_path.read_text())
+    spec["num_users"], spec["num_items"] = spec.pop("n_users"), spec.pop("n_items")
+    spec["task"]["config"]["num_items"] = spec["task"]["config"].pop("n_items")
+    spec_path.write_text(json.dumps(spec))
+    reseal(bundle_copy)
+    manifest = json.loads((bundle_copy / BundleFiles.MANIFEST).read_text())
+    (bundle_copy / BundleFiles.MANIFEST).write_text(json.dumps({**manifest, "format_version": 1}))
+    old, new = load_bundle(bundle_copy), load_bundle(saved / "a")
+    assert old.model.n_users == new.model.n_users == 40
+    np.testing.assert_array_equal(old.embeddings("item"), new.embeddings("item"))
 
 
 def test_weights_hold_no_optimizer_state_and_reload_to_identical_embeddings(tmp_path):
@@ -110,13 +127,15 @@ def test_weights_hold_no_optimizer_state_and_reload_to_identical_embeddings(tmp_
     fit(model, data, config, epochs=1)
     assert model.optimizer is not None and model.optimizer.variables  # Adam state exists in memory
     vocab = Vocabulary(pl.Series(list(range(40))), "user"), Vocabulary(pl.Series(list(range(20))), "item")
-    ModelBundle(model, config, *vocab, data.user_item_matrix()).save(tmp_path / "bundle")
-    with h5py.File(tmp_path / "bundle" / WEIGHTS, "r") as weights:
+    ModelBundle(
+        model=model, config=config, user_vocab=vocab[0], item_vocab=vocab[1], seen=data.user_item_matrix()
+    ).save(tmp_path / "bundle")
+    with h5py.File(tmp_path / "bundle" / BundleFiles.WEIGHTS, "r") as weights:
         groups: list[str] = []
         weights.visit(groups.append)
     assert groups and not [g for g in groups if g.split("/")[0] == "optimizer"]
     model.save_weights(str(tmp_path / "with_optimizer.weights.h5"))  # what save_weights alone writes
-    assert (tmp_path / "bundle" / WEIGHTS).stat().st_size < (
+    assert (tmp_path / "bundle" / BundleFiles.WEIGHTS).stat().st_size < (
         tmp_path / "with_optimizer.weights.h5"
     ).stat().st_size
     loaded = load_bundle(tmp_path / "bundle")
@@ -138,7 +157,7 @@ def _swap_vocabularies(folder, other):
 
 
 def _weights_of_another_bundle(folder, other):
-    shutil.copyfile(other / WEIGHTS, folder / WEIGHTS)
+    shutil.copyfile(other / BundleFiles.WEIGHTS, folder / BundleFiles.WEIGHTS)
 
 
 def _zero_seen(folder, other):
@@ -149,7 +168,7 @@ def _zero_seen(folder, other):
 EDITS = {
     "reversed user vocabulary": (_reverse_user_vocab, "user_vocab.parquet"),
     "swapped vocabularies": (_swap_vocabularies, "user_vocab.parquet"),
-    "weights of another bundle": (_weights_of_another_bundle, WEIGHTS),
+    "weights of another bundle": (_weights_of_another_bundle, BundleFiles.WEIGHTS),
     "zeroed seen.npz": (_zero_seen, "seen.npz"),
 }
 
@@ -197,9 +216,9 @@ def test_a_repeated_id_or_a_mismatched_seen_matrix_is_refused(bundle_copy):
 
 def test_weights_that_do_not_fit_the_model_are_refused(bundle_copy, tmp_path):
     tiny_bundle(0, embedding_dim=8).save(tmp_path / "wider")
-    shutil.copyfile(tmp_path / "wider" / WEIGHTS, bundle_copy / WEIGHTS)
+    shutil.copyfile(tmp_path / "wider" / BundleFiles.WEIGHTS, bundle_copy / BundleFiles.WEIGHTS)
     reseal(bundle_copy)
-    with pytest.raises(ArtifactError, match=f"{WEIGHTS} does not fit the model") as refusal:
+    with pytest.raises(ArtifactError, match=f"{BundleFiles.WEIGHTS} does not fit the model") as refusal:
         load_bundle(bundle_copy)
     assert "\n" not in str(refusal.value)
 
@@ -213,10 +232,10 @@ def test_a_missing_file_an_added_encoder_or_a_missing_or_broken_manifest_is_refu
     with pytest.raises(ArtifactError, match="user_features.json is not in manifest.json"):
         load_bundle(bundle_copy)
     (bundle_copy / "user_features.json").unlink()
-    (bundle_copy / MANIFEST).write_text('{"format": ')
+    (bundle_copy / BundleFiles.MANIFEST).write_text('{"format": ')
     with pytest.raises(ArtifactError, match="manifest.json is unreadable or not JSON"):
         load_bundle(bundle_copy)
-    (bundle_copy / MANIFEST).unlink()
+    (bundle_copy / BundleFiles.MANIFEST).unlink()
     with pytest.raises(ArtifactError, match="has no manifest.json .* retrain"):
         load_bundle(bundle_copy)
 
@@ -246,17 +265,17 @@ def test_missing_bundle_says_what_to_run(tmp_path):
 
 
 def test_recommend_and_similar_items_by_external_id():
-    from recsys.recommender import Recommender
+    from recsys.serve.recommender import Recommender
 
     data, _, _ = community_interactions(n_users=40, n_items=20, per_user=3)
     config = Config(embedding_dim=8)
     model = build_model(config, data.n_users, data.n_items, None, None, data)
     bundle = ModelBundle(
-        model,
-        config,
-        Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user"),
-        Vocabulary(pl.Series(list(range(100, 120))), "item"),
-        data.user_item_matrix(),
+        model=model,
+        config=config,
+        user_vocab=Vocabulary(pl.Series([f"u{i:03d}" for i in range(40)]), "user"),
+        item_vocab=Vocabulary(pl.Series(list(range(100, 120))), "item"),
+        seen=data.user_item_matrix(),
     )
     recommender = Recommender(bundle)
     users, items = bundle.embeddings("user"), bundle.embeddings("item")

@@ -1,7 +1,7 @@
 """A bundle save killed at any step of its folder swap never loses the bundle; one run per folder.
 
 A child process (tests/bundle_swap_child.py) saves a bundle over an existing one and pauses at swap
-step k (RECSYS_PAUSE_AT_SWAP_STEP, see recsys.io_utils); the test then sends SIGKILL or SIGINT.
+step k (RECSYS_PAUSE_AT_SWAP_STEP, see recsys.files); the test then sends SIGKILL or SIGINT.
 Afterwards the folder must load (old or new bundle, verified), and the next save must leave no
 `.NAME.*` folder behind. SIGINT goes through the command line's guard, as Ctrl-C in `python main.py`
 does: exit 130, the lock released, nothing left behind at once.
@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from test_bundle import tiny_bundle
 
-from recsys.bundle import load_bundle
 from recsys.errors import ArtifactError
-from recsys.io_utils import PAUSE_ENV, old_version_path, output_lock
+from recsys.files import PAUSE_ENV, old_version_path, output_lock
+from recsys.model.bundle import load_bundle
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -223,8 +223,8 @@ def test_a_second_thread_cannot_take_a_held_lock(tmp_path):
 
 
 def test_a_second_run_in_a_held_folder_stops_at_once_with_one_line(sources, tmp_path, monkeypatch, capsys):
-    from recsys import bundle as bundle_module
     from recsys.cli import main, run_template
+    from recsys.model import bundle as bundle_module
 
     source, new_bundle = sources
     output = tmp_path / "artifacts"

@@ -6,11 +6,11 @@ from test_experiment import hook_returning, small_frame
 from test_pipeline import SMALL
 
 from recsys.config import Config, load_config
-from recsys.experiment import Experiment
+from recsys.data.experiment import Experiment
 
 
 def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path):
-    from recsys.compare import compare_models
+    from recsys.pipeline import compare_models
 
     calls: list = []
     config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
@@ -35,7 +35,7 @@ def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path):
 
 
 def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path):
-    from recsys.tuning import tune
+    from recsys.eval.tuning import tune
 
     config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
     output = tmp_path / "config_tuned.py"
@@ -50,14 +50,15 @@ def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path):
 def test_recency_weighted_ease_is_offered_only_with_timestamps(monkeypatch):
     import numpy as np
 
-    import recsys.baselines
-    from recsys.compare import baseline_rows
-    from recsys.interactions import Interactions
+    from recsys.data.interactions import Interactions
+    from recsys.eval import tuners
+    from recsys.eval.baselines import TuningData
+    from recsys.eval.compare import baseline_rows
 
     # iALS is not what this test is about: one small trial instead of the default grid
-    tune_ials = recsys.baselines.tune_ials
+    tune_ials = tuners.tune_ials
     one_trial = {"factors": [4], "regularization": [1.0], "alpha": [1.0]}
-    monkeypatch.setattr(recsys.baselines, "tune_ials", lambda *a, **k: tune_ials(*a, grid=one_trial, **k))
+    monkeypatch.setattr(tuners, "tune_ials", lambda *a, **k: tune_ials(*a, grid=one_trial, **k))
 
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(30), 6).astype(np.int32)
@@ -68,6 +69,6 @@ def test_recency_weighted_ease_is_offered_only_with_timestamps(monkeypatch):
     untimed = Interactions(train.users, train.items, 30, 20)
     matrices = (train.user_item_matrix(), validation.user_item_matrix())
     names = lambda rows: [row["model"] for row in rows]  # noqa: E731
-    assert "EASE, recency-weighted" in names(baseline_rows(*matrices, [10], 0, train))
-    assert "EASE, recency-weighted" not in names(baseline_rows(*matrices, [10], 0, untimed))
-    assert "EASE, recency-weighted" not in names(baseline_rows(*matrices, [10], 0))
+    assert "EASE, recency-weighted" in names(baseline_rows(TuningData(*matrices, [10], 0, train)))
+    assert "EASE, recency-weighted" not in names(baseline_rows(TuningData(*matrices, [10], 0, untimed)))
+    assert "EASE, recency-weighted" not in names(baseline_rows(TuningData(*matrices, [10], 0)))

@@ -83,7 +83,8 @@ def test_an_int_is_a_valid_float_and_is_stored_as_one():
 
 def test_choice_lists_have_one_source():
     assert choices("loss") == LOSSES and choices("recommendations_format") == OUTPUT_FORMATS
-    from recsys import features, recommend
+    from recsys.data import features
+    from recsys.serve import outputs as recommend
 
     assert (features.CATEGORICAL, features.NUMERIC, features.MULTI) == FEATURE_TYPES
     assert not hasattr(recommend, "FORMATS")

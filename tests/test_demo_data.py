@@ -5,14 +5,14 @@ import polars as pl
 import pytest
 
 from recsys.config import Config
-from recsys.demo_data import default_interactions_per_user, default_num_items, generate_demo, write_demo_files
+from recsys.data.demo import default_interactions_per_user, default_n_items, generate_demo, write_demo_files
+from recsys.data.loading import load_from_files
 from recsys.errors import ConfigError
-from recsys.loading import load_from_files
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return generate_demo(num_users=3000, seed=0)
+    return generate_demo(n_users=3000, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_no_repeated_pairs_and_features_for_every_id(demo):
     assert frame["user"].is_in(demo.user_features["id"].implode()).all()
     assert frame["item"].is_in(demo.item_features["id"].implode()).all()
     assert demo.user_features["id"].n_unique() == demo.user_features.height == 3000
-    assert demo.item_features["id"].n_unique() == demo.item_features.height == default_num_items(3000)
+    assert demo.item_features["id"].n_unique() == demo.item_features.height == default_n_items(3000)
 
 
 def test_long_tail_popularity_and_skewed_activity(demo):
@@ -84,18 +84,18 @@ def test_size_scales_with_num_users():
     small, large = generate_demo(500, seed=1), generate_demo(2000, seed=1)
     assert (
         large.item_features.height
-        == default_num_items(2000)
+        == default_n_items(2000)
         > small.item_features.height
-        == default_num_items(500)
+        == default_n_items(500)
     )
     assert large.interactions.height > 3 * small.interactions.height
     mean = large.interactions.height / 2000
     assert (
-        0.85 * default_interactions_per_user(default_num_items(2000))
+        0.85 * default_interactions_per_user(default_n_items(2000))
         < mean
-        < 1.1 * default_interactions_per_user(default_num_items(2000))
+        < 1.1 * default_interactions_per_user(default_n_items(2000))
     )
-    assert default_num_items(140_000) == 26_600 and 130 < default_interactions_per_user(26_600) < 150
+    assert default_n_items(140_000) == 26_600 and 130 < default_interactions_per_user(26_600) < 150
 
 
 def test_planted_feature_signal(joined):
@@ -160,7 +160,7 @@ def test_ids_carry_signal_beyond_features(demo):
 
 
 def test_write_demo_files_round_trip_through_csv_loading(tmp_path):
-    paths = write_demo_files(tmp_path / "demo", num_users=200, seed=2)
+    paths = write_demo_files(tmp_path / "demo", n_users=200, seed=2)
     assert {p.name for p in paths.values()} == {"interactions.csv", "users.csv", "items.csv"}
     config = Config(
         raw_data_fpath=str(paths["interactions"]),
@@ -178,7 +178,7 @@ def test_write_demo_files_round_trip_through_csv_loading(tmp_path):
 
 def test_too_few_users_is_config_error():
     with pytest.raises(ConfigError, match="at least 10"):
-        generate_demo(num_users=3)
+        generate_demo(n_users=3)
 
 
 def test_new_games_do_not_pile_up_at_the_end_of_every_history(demo):
@@ -200,7 +200,7 @@ def test_new_games_do_not_pile_up_at_the_end_of_every_history(demo):
 
 
 def test_hours_played_are_heavy_tailed_counts_of_the_same_interactions(demo):
-    hours = generate_demo(num_users=3000, seed=0, score="hours")
+    hours = generate_demo(n_users=3000, seed=0, score="hours")
     columns = ["user", "item", "timestamp"]
     assert hours.interactions.select(columns).equals(demo.interactions.select(columns))
     played, stars = hours.interactions["score"].to_numpy(), demo.interactions["score"].to_numpy()
@@ -208,4 +208,4 @@ def test_hours_played_are_heavy_tailed_counts_of_the_same_interactions(demo):
     assert np.percentile(played, 99) > 10 * np.median(played)  # heavy tail
     assert np.corrcoef(np.log(played), stars)[0, 1] > 0.4  # the same liking drives both
     with pytest.raises(ConfigError, match="demo_score"):
-        generate_demo(num_users=300, seed=0, score="minutes")
+        generate_demo(n_users=300, seed=0, score="minutes")

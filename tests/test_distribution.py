@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from recsys.config import Config
-from recsys.distribution import make_distribution, row_multiple
+from recsys.data.interactions import Interactions
 from recsys.errors import ConfigError, DataError
-from recsys.interactions import Interactions
-from recsys.model import EmbeddingModel, compute_embeddings
-from recsys.sampling import InteractionDataset
+from recsys.model.distribution import make_distribution, row_multiple
+from recsys.model.sampling import InteractionDataset
+from recsys.model.towers import EmbeddingModel, compute_embeddings
 
 CHILD = Path(__file__).with_name("distributed_child.py")
 TOLERANCE = 0.03
@@ -69,7 +69,7 @@ def test_model_parallel_shards_the_padded_id_tables_by_rows(distributed):
 
 @jax_only
 def test_a_model_parallel_bundle_loads_and_predicts_on_one_device(distributed):
-    from recsys.recommender import Recommender
+    from recsys.serve.recommender import Recommender
 
     result, bundle = distributed
     expected = result["recommendations"]

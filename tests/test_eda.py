@@ -7,9 +7,10 @@ import pytest
 from matplotlib import pyplot as plt
 
 from recsys.config import Config
-from recsys.eda import EDA_FIGURES, count_bins, count_histogram, run_eda
-from recsys.loading import RawData
-from recsys.preparation import prepare
+from recsys.data.preparation import prepare
+from recsys.data.raw import RawData
+from recsys.layout import EDA_FIGURES
+from recsys.report.eda import count_bins, count_histogram, run_eda
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DAY = 86400.0

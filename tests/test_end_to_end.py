@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys.bundle import load_bundle
-from recsys.demo_data import generate_demo
-from recsys.model import compute_embeddings
+from recsys.data.demo import generate_demo
+from recsys.model.bundle import load_bundle
+from recsys.model.towers import compute_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP_N = 10
@@ -35,10 +35,10 @@ def template_run(tmp_path_factory):
     env = copy_template(folder, settings, files=("main.py", "config.py"))
     # A data.py whose get_raw_data() counts its calls (one line per call) and returns the demo data.
     (folder / "data.py").write_text(
-        "from pathlib import Path\nfrom recsys.demo_data import generate_demo\n\n"
+        "from pathlib import Path\nfrom recsys.data.demo import generate_demo\n\n"
         "def get_raw_data():\n"
         "    with open(Path(__file__).parent / 'calls.txt', 'a') as calls:\n        calls.write('call\\n')\n"
-        "    demo = generate_demo(num_users=400, seed=0)\n"
+        "    demo = generate_demo(n_users=400, seed=0)\n"
         "    return demo.interactions, demo.user_features, demo.item_features\n"
     )
     completed = subprocess.run(
@@ -74,7 +74,7 @@ def test_recommendations_are_complete_unseen_and_sorted(template_run):
     folder, completed = template_run
     bundle = load_bundle(folder / "artifacts" / "production_model")
     recommendations = json.loads((folder / "recommendations.json").read_text())
-    demo = generate_demo(num_users=400, seed=0).interactions
+    demo = generate_demo(n_users=400, seed=0).interactions
     # Every user of the input gets a list: those the filter removed are folded in from their items.
     assert set(recommendations) == {str(u) for u in demo["user"].unique().to_list()}
     item_index = {item: i for i, item in enumerate(bundle.item_vocab.to_python())}

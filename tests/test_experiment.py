@@ -4,8 +4,9 @@ import numpy as np
 import polars as pl
 
 from recsys.config import Config
-from recsys.experiment import Experiment, data_fingerprint
-from recsys.preparation import prepare
+from recsys.data.experiment import Experiment, data_fingerprint
+from recsys.data.preparation import prepare
+from recsys.eval.validation import most_popular_metrics
 
 
 def hook_returning(frame: pl.DataFrame, calls: list):
@@ -26,14 +27,14 @@ def small_frame(n_users=40, n_items=25, per_user=8, seed=0) -> pl.DataFrame:
 def test_each_stage_is_computed_once_and_the_hook_runs_once():
     calls: list = []
     experiment = Experiment(Config(min_interactions_per_item=1), hook_returning(small_frame(), calls))
-    first = (experiment.prepared, experiment.split, experiment.train_matrix, experiment.baseline)
-    second = (experiment.prepared, experiment.split, experiment.train_matrix, experiment.baseline)
+    first = (experiment.prepared, experiment.split, experiment.train_matrix, experiment.summary)
+    second = (experiment.prepared, experiment.split, experiment.train_matrix, experiment.summary)
     assert all(a is b for a, b in zip(first, second))
     assert len(calls) == 1
     assert experiment.train_matrix.nnz == len(experiment.split.train)
     assert experiment.validation_matrix.nnz == len(experiment.split.validation)
     assert experiment.full_matrix.nnz == len(experiment.prepared.interactions)
-    assert 0 < experiment.baseline["Recall@10"] <= 1
+    assert 0 < most_popular_metrics(experiment)["Recall@10"] <= 1
 
 
 def test_a_prediction_only_run_reads_no_data():

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from recsys.config import Config
+from recsys.data.features import FeatureEncoder, encode_tables, infer_type
 from recsys.errors import ArtifactError, ConfigError, DataError
-from recsys.features import FeatureEncoder, encode_tables, infer_type
 
 
 def column(encoder, matrix, name):
@@ -232,7 +232,7 @@ def test_near_unique_text_is_skipped_unless_declared(capsys):
 def test_records_through_a_saved_encoder_give_the_training_rows():
     """The demo's items: records built from raw feature rows (missing values as absent keys),
     encoded by the encoder after a save round trip, are exactly the training matrix's rows."""
-    from recsys.experiment import Experiment
+    from recsys.data.experiment import Experiment
 
     experiment = Experiment(Config(demo_num_users=300, verbosity=0))
     prepared, features = experiment.prepared, experiment.features

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 
-from recsys.compare import plot_comparison
-from recsys.figures import comparison_figure, history_figure, plot_history, plt
+from recsys.report.figures import comparison_figure, history_figure, plot_history, plt, save_figure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BASELINE = {"Recall@10": 0.14, "NDCG@10": 0.12, "Recall@20": 0.19, "NDCG@20": 0.135, "users": 2900}
@@ -135,8 +134,8 @@ def test_comparison_labels_do_not_overlap(rows):
     assert ax.get_title() and ax.get_xlabel()
 
 
-def test_comparison_marks_a_skipped_model_and_plot_comparison_writes_a_png(tmp_path):
+def test_comparison_marks_a_skipped_model_and_save_figure_writes_a_png(tmp_path):
     rows = ROWS[:2] + [{"model": "iALS", "seconds": float("nan"), "settings": "skipped: no implicit"}]
     figure = comparison_figure(rows)
     assert any(t.get_text().startswith("skipped") for t in figure.axes[0].texts)
-    assert_png(plot_comparison(rows, tmp_path / "model_comparison.png"))
+    assert_png(save_figure(figure, tmp_path / "model_comparison.png"))

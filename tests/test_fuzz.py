@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from recsys.config import DUPLICATE_POLICIES, Config
+from recsys.data.experiment import Experiment
 from recsys.errors import RecsysError
-from recsys.experiment import Experiment
-from recsys.recommend import write_recommendations
-from recsys.topn import top_k_unseen
+from recsys.ranking.exact import ExactIndex
+from recsys.serve.outputs import write_recommendations
 
 PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 TEXT = st.text(alphabet="ab é中0 19-", min_size=1, max_size=5)
@@ -94,7 +94,7 @@ def check_run(rows: list[dict], config: Config, path) -> str:
     rng = np.random.default_rng(0)
     user_vectors = rng.normal(size=(len(users), 4)).astype(np.float32)
     item_vectors = rng.normal(size=(len(items), 4)).astype(np.float32)
-    top_items, top_scores = top_k_unseen(user_vectors, item_vectors, config.top_n, seen=seen)
+    top_items, top_scores = ExactIndex(item_vectors).search(user_vectors, config.top_n, seen)
     write_recommendations(path, prepared.user_vocab.ids, top_items, top_scores, prepared.item_vocab)
     written = json.loads(path.read_text())
     assert set(written) == {str(u) for u in users}
@@ -139,7 +139,7 @@ def test_generated_tables_run_correctly_or_fail_in_one_line(
 @given(rows=tables(clean=True), top_n=st.integers(1, 3))
 def test_generated_tables_through_training_and_a_saved_bundle(tmp_path_factory, rows, top_n):
     """A few examples through the real model: train, save, reload, recommend; same invariants."""
-    from recsys.bundle import load_bundle
+    from recsys.model.bundle import load_bundle
     from recsys.pipeline import run_actions
 
     folder = tmp_path_factory.mktemp("run")

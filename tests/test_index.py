@@ -14,8 +14,14 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.errors import ConfigError, DataError
-from recsys.index import ExactIndex, IVFIndex, RetrievalIndex, default_n_lists, default_n_probe, make_index
-from recsys.topn import top_k_unseen
+from recsys.ranking.index import (
+    ExactIndex,
+    IVFIndex,
+    RetrievalIndex,
+    default_n_lists,
+    default_n_probe,
+    make_index,
+)
 
 
 @pytest.fixture
@@ -40,7 +46,7 @@ def clustered(n_items=5000, n_users=200, dim=16, clusters=50, seed=0, normalise=
 def seen_matrix(users, items, per_user=30, from_top=15, seed=1):
     """Seen items per user: `from_top` among the user's exact top 40, the rest uniform."""
     rng = np.random.default_rng(seed)
-    top, _ = top_k_unseen(users, items, 40)
+    top, _ = ExactIndex(items).search(users, 40)
     rows, cols = [], []
     for u in range(users.shape[0]):
         chosen = np.concatenate(
@@ -98,7 +104,7 @@ def test_exhaustive_ann_matches_exact_with_and_without_seen(faiss):
     ann = IVFIndex(items, n_probe=10**6)  # every list scanned: exact results
     for s in (None, seen):
         assert_matches_exact(ann.search(users, 10, s), exact.search(users, 10, s))
-        assert_matches_exact(ann.search(users, 10, s), top_k_unseen(users, items, 10, s))
+        assert_matches_exact(ann.search(users, 10, s), ExactIndex(items).search(users, 10, s))
 
 
 def test_high_recall_setting_on_5000_items(faiss):
@@ -108,7 +114,7 @@ def test_high_recall_setting_on_5000_items(faiss):
     ann.n_probe = ann.n_lists // 2
     for s in (None, seen):
         found, _ = ann.search(users, 10, s)
-        assert recall(found, top_k_unseen(users, items, 10, s)[0]) >= 0.99
+        assert recall(found, ExactIndex(items).search(users, 10, s)[0]) >= 0.99
 
 
 def test_default_n_probe_scans_about_16k_items(faiss):
@@ -133,7 +139,7 @@ def test_short_candidate_lists_fall_back_to_exact(faiss):
     ann = IVFIndex(items, n_probe=10**6, max_overfetch=0)  # fetches only k: seen items leave it short
     got = ann.search(users, 10, seen)
     assert ann.last_fallbacks == users.shape[0]
-    assert_matches_exact(got, top_k_unseen(users, items, 10, seen))
+    assert_matches_exact(got, ExactIndex(items).search(users, 10, seen))
 
 
 def test_general_inner_product_with_unequal_norms(faiss):
@@ -142,7 +148,7 @@ def test_general_inner_product_with_unequal_norms(faiss):
     seen = seen_matrix(users, items)
     ann = IVFIndex(items, n_probe=10**6)
     assert ann.augmented
-    assert_matches_exact(ann.search(users, 20, seen), top_k_unseen(users, items, 20, seen))
+    assert_matches_exact(ann.search(users, 20, seen), ExactIndex(items).search(users, 20, seen))
     assert not IVFIndex(clustered()[0]).augmented  # one norm: no extra coordinate
 
 
@@ -150,7 +156,7 @@ def test_catalogue_smaller_than_k(faiss):
     items, users = clustered(n_items=30, n_users=5)
     seen = sp.csr_matrix(([1.0, 1.0, 1.0], ([0, 0, 3], [2, 7, 29])), shape=(5, 30))
     for s in (None, seen):
-        expected = top_k_unseen(users, items, 50, s)
+        expected = ExactIndex(items).search(users, 50, s)
         got = IVFIndex(items).search(users, 50, s)
         assert got[0].shape == (5, 50)
         assert_matches_exact(got, expected)
@@ -164,7 +170,7 @@ def test_users_who_have_seen_almost_everything(faiss):
     seen[1, 17] = 0  # one
     seen[3, :] = 0  # none seen
     seen = sp.csr_matrix(seen)  # user 2 has seen everything
-    expected = top_k_unseen(users, items, 10, seen)
+    expected = ExactIndex(items).search(users, 10, seen)
     got = IVFIndex(items, n_lists=8, n_probe=8).search(users, 10, seen)
     assert_matches_exact(got, expected)
     assert sorted(got[0][0, :3].tolist()) == [3, 99, 400] and (got[0][0, 3:] == -1).all()
@@ -181,13 +187,13 @@ def test_empty_queries_and_k_zero(faiss):
 
 def test_seen_in_any_sparse_format_and_with_duplicates(faiss):
     items, users = clustered(n_items=1000, n_users=20)
-    top, _ = top_k_unseen(users, items, 5)
+    top, _ = ExactIndex(items).search(users, 5)
     rows = np.repeat(np.arange(20), 6)
     cols = np.hstack([top, top[:, :1]]).ravel()  # the best item twice per user, in COO
     seen = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(20, 1000))
     got = IVFIndex(items, n_probe=10**6).search(users, 10, seen)
     assert_no_seen(got[0], seen)
-    assert_matches_exact(got, top_k_unseen(users, items, 10, seen.tocsr()))
+    assert_matches_exact(got, ExactIndex(items).search(users, 10, seen.tocsr()))
 
 
 def test_auto_chooses_exact_for_small_catalogues_and_ann_above(faiss):
@@ -214,7 +220,7 @@ def test_bad_arguments_are_project_errors(faiss):
     for index in (ExactIndex(items), IVFIndex(items)):
         with pytest.raises(DataError, match="width"):
             index.search(users[:, :3], 5)
-        with pytest.raises(DataError, match="seen matrix"):
+        with pytest.raises(DataError, match="exclude matrix"):
             index.search(users, 5, sp.csr_matrix((3, 10)))
         with pytest.raises(DataError, match="k must be"):
             index.search(users, -1)

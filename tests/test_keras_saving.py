@@ -15,11 +15,11 @@ import pytest
 from keras import ops
 from planted import community_interactions
 
-import recsys.model  # noqa: F401  (registers EmbeddingModel and Encoder, as a user's load must)
+import recsys.model.towers  # noqa: F401  (registers EmbeddingModel and Encoder, as a user's load must)
 from recsys.config import Config
-from recsys.model import EmbeddingModel, compute_embeddings
-from recsys.retrieval import BPR, InBatchSoftmax
-from recsys.training import build_model, fit
+from recsys.model.tasks import BPR, InBatchSoftmax
+from recsys.model.towers import EmbeddingModel, compute_embeddings
+from recsys.model.training import build_model, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,8 +104,8 @@ _CHILD = textwrap.dedent(
     import sys
     import numpy as np
     import keras
-    import recsys.model
-    from recsys.model import EmbeddingModel, compute_embeddings
+    import recsys.model.towers
+    from recsys.model.towers import EmbeddingModel, compute_embeddings
 
     role, source, target, out = sys.argv[1:5]
     if role == "create":
@@ -129,7 +129,7 @@ _CHILD = textwrap.dedent(
     np.save(out + "_log_q.npy", keras.ops.convert_to_numpy(model.task.item_log_q))
     cold = model.item_embedding_from_features(np.eye(4, dtype="float32"))
     np.save(out + "_cold.npy", keras.ops.convert_to_numpy(cold))
-    print(keras.backend.backend(), "ok", recsys.model.__file__)
+    print(keras.backend.backend(), "ok", recsys.model.towers.__file__)
     """
 )
 
@@ -149,7 +149,7 @@ def run_child(backend: str, *args: Path) -> None:
         timeout=180,
     )
     assert done.returncode == 0, f"{backend}: {done.stderr[-3000:]}"
-    assert f"{backend} ok {ROOT / 'recsys' / 'model.py'}" in done.stdout  # this checkout's code
+    assert f"{backend} ok {ROOT / 'recsys' / 'model' / 'towers.py'}" in done.stdout  # this checkout's code
 
 
 @pytest.mark.skipif(

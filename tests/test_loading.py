@@ -4,8 +4,9 @@ import polars as pl
 import pytest
 
 from recsys.config import Config
+from recsys.data.hook import load_from_hook
+from recsys.data.loading import load_from_files
 from recsys.errors import DataError
-from recsys.loading import load_from_files, load_from_hook
 
 
 def config_for(path, **changes):

@@ -7,8 +7,9 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.errors import ConfigError
-from recsys.evaluation import evaluate
-from recsys.metrics import metrics_from_topk, parse_metric_name
+from recsys.eval.evaluation import evaluate
+from recsys.eval.metrics import metrics_from_topk
+from recsys.metric_names import parse_metric_name
 
 
 def heldout(rows, n_items):

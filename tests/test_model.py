@@ -8,8 +8,8 @@ import pytest
 from keras import ops
 
 from recsys.errors import DataError
-from recsys.model import EmbeddingModel, Encoder, compute_embeddings
-from recsys.retrieval import BPR, InBatchSoftmax
+from recsys.model.tasks import BPR, InBatchSoftmax
+from recsys.model.towers import EmbeddingModel, Encoder, compute_embeddings
 
 
 def numpy(x):

@@ -7,10 +7,10 @@ import pytest
 from conftest import MOVIELENS, needs_movielens
 
 from recsys.config import Config
+from recsys.data.hook import load_from_hook
+from recsys.data.movielens import download_movielens, load_movielens
+from recsys.data.preparation import prepare
 from recsys.errors import DataError
-from recsys.loading import load_from_hook
-from recsys.movielens import download_movielens, load_movielens
-from recsys.preparation import prepare
 
 
 @needs_movielens()

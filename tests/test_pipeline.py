@@ -8,8 +8,8 @@ import pytest
 from test_experiment import hook_returning, small_frame
 
 from recsys.config import Config
+from recsys.data.experiment import Experiment
 from recsys.errors import ConfigError, UsageError
-from recsys.experiment import Experiment
 from recsys.pipeline import production_epochs, run_action, run_actions, validation_epochs
 
 SMALL = dict(
@@ -81,7 +81,7 @@ def test_stage_headers_and_unknown_action(tmp_path, capsys):
 
 
 def test_a_validation_run_builds_each_user_item_matrix_once(tmp_path, monkeypatch):
-    from recsys.interactions import Interactions
+    from recsys.data.interactions import Interactions
 
     built = []
     original = Interactions.user_item_matrix
@@ -106,7 +106,7 @@ def test_compare_and_tune_do_not_import_the_pipeline():
     import subprocess
     import sys
 
-    code = "import sys, recsys.compare, recsys.tuning; print('recsys.pipeline' in sys.modules)"
+    code = "import sys, recsys.eval.compare, recsys.eval.tuning; print('recsys.pipeline' in sys.modules)"
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.stdout.strip() == "False", completed.stderr[-2000:]
 

@@ -4,12 +4,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys import interactions
 from recsys.config import Config
+from recsys.data import arrays
+from recsys.data.arrays import count_codes, keep_in_place, kept_rows
+from recsys.data.preparation import factorize, filter_min_counts, prepare
+from recsys.data.raw import RawData
 from recsys.errors import DataError
-from recsys.interactions import count_codes, keep_in_place, kept_rows
-from recsys.loading import RawData
-from recsys.preparation import factorize, filter_min_counts, prepare
 
 
 def raw(users, items, scores=None, timestamps=None, user_features=None, item_features=None):
@@ -112,6 +112,6 @@ def test_chunked_columns_become_single_arrays(monkeypatch):
     for ids in (pl.Series([7, 3, 7, 0]), pl.Series([7, -3, 7, 10**12])):  # a table, then a search
         codes, uniques = factorize(ids)
         assert uniques.to_list() == sorted(set(ids.to_list())) and uniques.gather(codes).equals(ids)
-    monkeypatch.setattr(interactions, "BLOCK_ROWS", 2)
+    monkeypatch.setattr(arrays, "BLOCK_ROWS", 2)
     assert keep_in_place(np.arange(5, dtype=np.int32), keep).tolist() == [0, 2, 3]
     assert count_codes(np.array([0, 2, 2, 1, 2], dtype=np.int32), 4).tolist() == [1, 1, 3, 0]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from recsys.config import Config
-from recsys.experiment import Experiment
-from recsys.training import fit_on_split
+from recsys.data.experiment import Experiment
+from recsys.eval.validation import fit_on_split, most_popular_metrics
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_default_demo_curve_rises_and_flattens(default_run):
 
 
 def test_model_beats_most_popular_with_and_without_features(demo, default_run):
-    popular = demo.baseline
+    popular = most_popular_metrics(demo)
     assert default_run.best_metrics["NDCG@20"] > 1.4 * popular["NDCG@20"], (default_run.best_metrics, popular)
     ids_only = fit_on_split(
         demo, demo.config.replace(max_epochs=8), with_features=False, log_epochs=False

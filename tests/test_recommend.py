@@ -10,10 +10,11 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
+from recsys.data.vocabulary import Vocabulary
 from recsys.errors import ConfigError, DataError
-from recsys.recommend import similar_items, write_recommendations, write_similar_items
-from recsys.topn import top_k_unseen
-from recsys.vocabulary import Vocabulary
+from recsys.ranking.exact import ExactIndex
+from recsys.ranking.similarity import similar_items, unit_rows
+from recsys.serve.outputs import write_recommendations, write_similar_items
 
 AWKWARD = [
     "plain",
@@ -39,7 +40,7 @@ def setup(item_ids: list, user_ids: list, n: int = 4, seed: int = 0):
     seen = seen.tocsr()
     users = rng.standard_normal((n_users, 3)).astype(np.float32)
     items = rng.standard_normal((n_items, 3)).astype(np.float32)
-    top_items, top_scores = top_k_unseen(users, items, n, seen)
+    top_items, top_scores = ExactIndex(items).search(users, n, seen)
     return pl.Series(user_ids), Vocabulary(pl.Series(sorted(item_ids))), top_items, top_scores, seen
 
 
@@ -118,7 +119,7 @@ def test_atomic_write_leaves_only_the_file(tmp_path, monkeypatch):
     users, vocab, top_items, top_scores, _ = setup(list(range(10)), [1, 2, 3])
     path = tmp_path / "recs.json"
     path.write_text("old")
-    monkeypatch.setattr("recsys.recommend._write_json", lambda *a: 1 / 0)
+    monkeypatch.setattr("recsys.serve.outputs._write_json", lambda *a: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         write_recommendations(path, users, top_items, top_scores, vocab)
     assert [p.name for p in tmp_path.iterdir()] == ["recs.json"] and path.read_text() == "old"
@@ -132,20 +133,21 @@ def test_similar_items_match_brute_force(normalize):
     rng = np.random.default_rng(1)
     emb = rng.standard_normal((40, 5)).astype(np.float32)
     emb[3] = 0  # a zero vector must not break cosine
-    items, scores = similar_items(emb, 6, normalize=normalize)
+    index = ExactIndex(unit_rows(emb) if normalize else emb)
+    items, scores = similar_items(index, np.arange(40), 6)
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-30) if normalize else emb
     sims = unit @ unit.T
     np.fill_diagonal(sims, -np.inf)
     assert not (items == np.arange(40)[:, None]).any()
     np.testing.assert_allclose(scores, -np.sort(-sims, axis=1)[:, :6], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(sims, items, axis=1), scores, rtol=1e-5, atol=1e-6)
-    subset_items, _ = similar_items(emb, 6, normalize=normalize, item_indices=[5, 0])
+    subset_items, _ = similar_items(index, np.array([5, 0]), 6)
     np.testing.assert_array_equal(subset_items, items[[5, 0]])
 
 
 def test_similar_items_file(tmp_path):
     emb = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
-    items, scores = similar_items(emb, 5)  # only 2 other items exist: -1 padded
+    items, scores = similar_items(ExactIndex(unit_rows(emb)), np.arange(3), 5)  # 2 others: -1 padded
     vocab = Vocabulary(pl.Series(["a", "b", "c"]))
     summary = write_similar_items(tmp_path / "sim.json", vocab, items, scores)
     assert summary["items"] == 3 and summary["items_with_empty_lists"] == 0

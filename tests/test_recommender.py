@@ -8,7 +8,9 @@ from planted import community_interactions
 
 from recsys.config import Config
 from recsys.errors import DataError
-from recsys.recommender import Recommender
+from recsys.log import messages_at, verbosity
+from recsys.ranking.exact import SMALL_BATCH
+from recsys.serve.recommender import Recommender
 
 SETTINGS = dict(
     embedding_dim=16,
@@ -30,6 +32,15 @@ def planted():
     frame = pl.DataFrame({"user": [f"u{u}" for u in data.users], "item": (data.items + 1000).tolist()})
     model = Recommender.fit(frame, config=Config(**SETTINGS))
     return model, frame, user_group, item_group
+
+
+def test_a_quiet_fit_leaves_the_callers_verbosity_as_it_was(capsys):
+    """`fit(config=Config(verbosity=0))` is quiet while it trains, and the program prints as before
+    afterwards (the setting is not left behind in the process)."""
+    frame = pl.DataFrame({"user": np.repeat(np.arange(20), 5), "item": np.arange(100) % 25})
+    with messages_at(1):  # the caller's level
+        Recommender.fit(frame, config=Config(**{**SETTINGS, "max_epochs": 1, "min_interactions_per_item": 1}))
+        assert capsys.readouterr().out == "" and verbosity() == 1
 
 
 def test_fit_save_load_gives_the_same_recommendations(planted, tmp_path):
@@ -78,7 +89,7 @@ def test_fold_in_scores_are_the_mean_embedding_plus_the_popularity_prior(planted
     """A folded-in user's score of an item is its dot product with the (scaled) mean of the
     history's embeddings plus FOLD_IN_POPULARITY_WEIGHT x centred log(1 + training interactions),
     in the small-batch and the large-batch paths alike."""
-    from recsys import recommender as module
+    from recsys.serve import recommender as module
 
     model, _, _, item_group = planted
     history = [i + 1000 for i in np.flatnonzero(item_group == 1)[:4]]
@@ -91,7 +102,7 @@ def test_fold_in_scores_are_the_mean_embedding_plus_the_popularity_prior(planted
     index = model.item_vocab.indices_of(pl.Series(answer.items[0]))
     assert np.allclose(answer.scores[0], expected[index], atol=1e-4)
     assert module.FOLD_IN_POPULARITY_WEIGHT > 0 and np.ptp(prior) > 0
-    many = model.recommend_from_history([history] * (module.SMALL_BATCH + 1), n=6)  # the blocked path
+    many = model.recommend_from_history([history] * (SMALL_BATCH + 1), n=6)  # the blocked path
     assert many.items[0] == answer.items[0]
     assert np.allclose(many.scores[0], answer.scores[0], atol=1e-4)
 
@@ -109,9 +120,9 @@ def test_candidates_and_similar_items(planted):
 
 @pytest.fixture(scope="module")
 def with_features():
-    from recsys.demo_data import generate_demo
+    from recsys.data.demo import generate_demo
 
-    demo = generate_demo(num_users=300, seed=0)
+    demo = generate_demo(n_users=300, seed=0)
     config = Config(**{**SETTINGS, "embedding_dim": 16, "max_epochs": 3})
     model = Recommender.fit(demo.interactions, demo.user_features, demo.item_features, config=config)
     return model, demo
@@ -157,7 +168,7 @@ def test_added_items_are_recommended_and_similar_and_saved(with_features, tmp_pa
 
 
 def test_large_batches_go_through_the_retrieval_index_with_the_same_answers(planted):
-    from recsys.index import make_index
+    from recsys.ranking.index import make_index
 
     model, _, _, _ = planted
     users = model.user_vocab.to_python()  # more than a small batch: ranked by the index

@@ -17,10 +17,12 @@ import polars as pl
 import pytest
 
 from recsys.config import Config
+from recsys.data.experiment import Experiment
 from recsys.errors import ConfigError
-from recsys.experiment import Experiment
 from recsys.pipeline import run_actions
-from recsys.report import SAMPLE_USERS, build_report, read_sample, write_report
+from recsys.report.page import build_report, write_report
+from recsys.report.samples import read_sample
+from recsys.report.sections import SAMPLE_USERS
 
 PNG = b"\x89PNG\r\n\x1a\n"
 IMAGE_SOURCE = re.compile(r'<img src="([^"]*)"')
@@ -92,10 +94,10 @@ def test_the_report_shows_metrics_beside_most_popular_and_the_comparison(full_ru
     for model in comparison["model"]:
         assert f'<td class="name">{model}</td>' in page
     assert "EASE" in page and "iALS" in page
-    from recsys.demo_data import generate_demo
-    from recsys.eda import summarize
+    from recsys.data.demo import generate_demo
+    from recsys.data.summary import summarize
 
-    summary = summarize(generate_demo(num_users=300, seed=0))
+    summary = summarize(generate_demo(n_users=300, seed=0))
     assert f"<th>Interactions</th><td>{summary['interactions']:,}</td>" in page
     assert f"<th>Items</th><td>{summary['items']:,}</td>" in page
 
@@ -106,9 +108,9 @@ def test_the_report_shows_sample_users_with_their_history_and_recommendations(fu
     users = USER_TITLE.findall(page)
     assert len(users) == len(set(users)) == SAMPLE_USERS
     cards = page.split('<div class="card">')[1:]
-    from recsys.demo_data import generate_demo
+    from recsys.data.demo import generate_demo
 
-    demo = generate_demo(num_users=300, seed=0)
+    demo = generate_demo(n_users=300, seed=0)
     genres = dict(zip(demo.item_features["id"].to_list(), demo.item_features["genres"].to_list()))
     for user, card in zip(users, cards):
         assert user in recommendations
@@ -155,7 +157,7 @@ def test_an_unreadable_input_is_a_note_and_a_warning(tmp_path, capsys):
 
 
 def test_text_from_the_data_is_escaped(tmp_path):
-    from recsys.report import _item_table
+    from recsys.report.sections import _item_table
 
     table = _item_table(
         ["<b>1</b>"], [0.5], None, {"<b>1</b>": {"title": "<script>x()</script> & co"}}, ["title"], "score"
@@ -166,8 +168,8 @@ def test_text_from_the_data_is_escaped(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "parquet"])
 def test_every_recommendations_format_is_sampled(tmp_path, fmt):
-    from recsys.recommend import write_recommendations
-    from recsys.vocabulary import Vocabulary
+    from recsys.data.vocabulary import Vocabulary
+    from recsys.serve.outputs import write_recommendations
 
     users = pl.Series("id", [f"u{i:02d}" for i in range(12)])
     items = Vocabulary(pl.Series("id", [10, 20, 30, 40]))

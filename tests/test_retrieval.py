@@ -9,10 +9,9 @@ import pytest
 from keras import ops
 
 from recsys.config import LOSSES
+from recsys.data.interactions import Interactions
 from recsys.errors import ConfigError, DataError
-from recsys.interactions import Interactions
-from recsys.model import EmbeddingModel, compute_embeddings
-from recsys.retrieval import (
+from recsys.model.tasks import (
     BPR,
     TASKS,
     InBatchSoftmax,
@@ -22,6 +21,7 @@ from recsys.retrieval import (
     item_log_q,
     make_task,
 )
+from recsys.model.towers import EmbeddingModel, compute_embeddings
 
 RNG = np.random.default_rng(7)
 USERS = RNG.normal(size=(4, 3)).astype("float32")
@@ -170,11 +170,11 @@ def test_tasks_serialise_with_their_settings(name):
 def batch(model, negatives=0, seed=0):
     rng = np.random.default_rng(seed)
     x = {
-        "user": rng.integers(0, model.num_users, 6).astype("int32"),
+        "user": rng.integers(0, model.n_users, 6).astype("int32"),
         "item": np.array([0, 1, 1, 3, 4, 2], "int32"),
     }
     if negatives:
-        x["negatives"] = rng.integers(0, model.num_items, (6, negatives)).astype("int32")
+        x["negatives"] = rng.integers(0, model.n_items, (6, negatives)).astype("int32")
     return (
         {k: tensor(v) for k, v in x.items()},
         tensor(rng.random(6).astype("float32")),

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from planted import community_interactions
 
-from recsys import row_sparse
-from recsys.baselines import MostPopular
-from recsys.evaluation import evaluate
-from recsys.splitting import split_interactions
-from recsys.training import build_model, evaluate_model, fit
+from recsys.data.splitting import split_interactions
+from recsys.eval.evaluation import evaluate
+from recsys.eval.popular import MostPopular
+from recsys.eval.validation import evaluate_model
+from recsys.model import row_sparse
+from recsys.model.training import build_model, fit
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the row-sparse step is JAX's")
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from recsys.interactions import Interactions
-from recsys.sampling import InteractionDataset
-from recsys.weighting import choose_score_weighting, positive_weights, recency_weights, score_weights
+from recsys.data.interactions import Interactions
+from recsys.data.weighting import choose_score_weighting, positive_weights, recency_weights, score_weights
+from recsys.model.sampling import InteractionDataset
 
 
 def data(n_users=50, n_items=40, seed=0):

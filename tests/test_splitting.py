@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from recsys import splitting
 from recsys.config import Config
+from recsys.data import splitting
+from recsys.data.arrays import sort_order
+from recsys.data.interactions import Interactions
+from recsys.data.splitting import holdout_counts, split_interactions
 from recsys.errors import ConfigError
-from recsys.interactions import Interactions, sort_order
-from recsys.splitting import holdout_counts, split_interactions
 
 
 def random_interactions(n_users=200, n_items=50, seed=0, with_time=True):

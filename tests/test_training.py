@@ -5,14 +5,15 @@ import pytest
 from keras import ops
 from planted import community_interactions
 
-from recsys.baselines import MostPopular
 from recsys.config import LOSSES, Config
-from recsys.evaluation import evaluate
-from recsys.interactions import Interactions
-from recsys.retrieval import TASKS, item_log_q
-from recsys.splitting import split_interactions
-from recsys.training import build_model, evaluate_model, fit, make_dataset
-from recsys.weighting import positive_weights
+from recsys.data.interactions import Interactions
+from recsys.data.splitting import split_interactions
+from recsys.data.weighting import positive_weights
+from recsys.eval.evaluation import evaluate
+from recsys.eval.popular import MostPopular
+from recsys.eval.validation import evaluate_model, fit_with_validation
+from recsys.model.tasks import TASKS, item_log_q
+from recsys.model.training import build_model, fit, make_dataset
 
 
 def small_config(**changes):
@@ -41,7 +42,7 @@ def test_every_loss_learns_the_communities(loss):
     )
     split = split_interactions(data, config)
     model = build_model(config, data.n_users, data.n_items, None, None, split.train)
-    result = fit(model, split.train, config, validation=split.validation, log_epochs=False)
+    result = fit_with_validation(model, split.train, split.validation, config, log_epochs=False)
     train_matrix = split.train.user_item_matrix()
     popular = evaluate(
         MostPopular().fit(train_matrix).scorer(), train_matrix, split.validation.user_item_matrix(), [10]
@@ -60,8 +61,8 @@ def test_best_weights_are_restored_and_checkpointed(tmp_path, min_delta):
     split = split_interactions(data, config)
     model = build_model(config, data.n_users, data.n_items, None, None, split.train)
     checkpoint = tmp_path / "best.weights.h5"
-    result = fit(
-        model, split.train, config, validation=split.validation, checkpoint_path=checkpoint, log_epochs=False
+    result = fit_with_validation(
+        model, split.train, split.validation, config, checkpoint_path=checkpoint, log_epochs=False
     )
     history = result.history["val_Recall@10"]
     if min_delta == 0:

@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 from recsys.config import Config
-from recsys.tuning import suggest
+from recsys.eval.tuning import suggest
 
 
 @pytest.mark.parametrize("has_scores, has_timestamps", [(True, True), (False, False)])

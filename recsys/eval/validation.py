@@ -1,0 +1,138 @@
+"""Training with validation: the two-tower model fitted while full-catalogue ranking metrics are
+measured on held-out interactions after every epoch (early stopping and the checkpoint watch
+`monitor_metric`, and the best epoch's weights are restored), and the most-popular baseline of
+the same split, the bar every model must clear.
+
+`fit_with_validation` trains a given model against given held-out interactions;
+`fit_on_split` builds a new model for an `Experiment` and trains it on its training split
+against its validation split (the validation run, compare's two-tower rows, a tuning trial and
+`Recommender.fit`'s choice of epochs all do so).
+
+Example:
+    >>> from recsys.config import Config
+    >>> from recsys.data.experiment import Experiment
+    >>> experiment = Experiment(Config(demo_num_users=300, max_epochs=2, verbosity=0))
+    >>> result = fit_on_split(experiment, log_epochs=False)
+    >>> result.best_epoch in (1, 2), 0 < result.best_metrics["NDCG@20"] <= 1
+    (True, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import scipy.sparse as sp
+
+from recsys.config import Config
+from recsys.data.experiment import Experiment
+from recsys.data.interactions import Interactions
+from recsys.eval.evaluation import embedding_scorer, evaluate
+from recsys.eval.popular import MostPopular
+from recsys.metric_names import metric_names
+from recsys.model.callbacks import EpochMetrics
+from recsys.model.towers import EmbeddingModel, compute_embeddings
+from recsys.model.training import TrainingResult, build_model, fit
+
+__all__ = ["evaluate_model", "fit_on_split", "fit_with_validation", "most_popular_metrics"]
+
+
+def evaluate_model(
+    model: EmbeddingModel, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int]
+) -> dict:
+    """Ranking metrics of a two-tower model on held-out interactions.
+
+    Args:
+        model: The model (its embeddings are computed afresh).
+        train_matrix: users x items, the items each user's ranking excludes.
+        heldout_matrix: users x items, the held-out interactions to find.
+        ks: The cut-offs K.
+
+    Returns:
+        Metric name -> value, and `"users"`: the number of users averaged over.
+    """
+    users = compute_embeddings(model, "user")
+    items = compute_embeddings(model, "item")
+    return evaluate(embedding_scorer(users, items), train_matrix, heldout_matrix, ks)
+
+
+def fit_with_validation(
+    model: EmbeddingModel,
+    train: Interactions,
+    validation: Interactions,
+    config: Config,
+    *,
+    train_matrix: sp.csr_matrix | None = None,
+    validation_matrix: sp.csr_matrix | None = None,
+    **options: Any,
+) -> TrainingResult:
+    """Train `model` on `train` with ranking metrics on `validation` after every epoch.
+
+    Args:
+        model: A model from `recsys.model.training.build_model`.
+        train: The training interactions.
+        validation: The held-out interactions (of the same users and items).
+        config: The run's settings (`metrics_k`, `monitor_metric`, early stopping, ...).
+        train_matrix: users x items matrix of `train`, when the caller has it (not built again).
+        validation_matrix: users x items matrix of `validation`, likewise.
+        **options: Passed on to `recsys.model.training.fit` (checkpoint_path, baseline,
+            log_epochs, extra_callbacks).
+
+    Returns:
+        The `TrainingResult`, the best epoch's weights restored into the model.
+    """
+    seen = train.user_item_matrix() if train_matrix is None else train_matrix
+    heldout = validation.user_item_matrix() if validation_matrix is None else validation_matrix
+    ks = list(config.metrics_k)
+    metrics = EpochMetrics(lambda trained: evaluate_model(trained, seen, heldout, ks), metric_names(ks))
+    return fit(model, train, config, epoch_metrics=metrics, **options)
+
+
+def fit_on_split(
+    experiment: Experiment, config: Config | None = None, with_features: bool = True, **options: Any
+) -> TrainingResult:
+    """A new model for the experiment's data, trained on its training split with ranking metrics on
+    its validation split every epoch (early stopping, best weights restored).
+
+    Args:
+        experiment: The run's data (its matrices are reused, never rebuilt).
+        config: Replaces the experiment's model settings (a tuning trial); default its own.
+        with_features: False trains ids only (compare's id-only row).
+        **options: Passed on to `recsys.model.training.fit`.
+
+    Returns:
+        The `TrainingResult`.
+    """
+    config = config or experiment.config
+    prepared, split, features = experiment.prepared, experiment.split, experiment.features
+    model = build_model(
+        config,
+        prepared.n_users,
+        prepared.n_items,
+        features.user_matrix if with_features else None,
+        features.item_matrix if with_features else None,
+        split.train,
+    )
+    return fit_with_validation(
+        model,
+        split.train,
+        split.validation,
+        config,
+        train_matrix=experiment.train_matrix,
+        validation_matrix=experiment.validation_matrix,
+        **options,
+    )
+
+
+def most_popular_metrics(experiment: Experiment) -> dict:
+    """Most-popular's metrics on the experiment's validation split: the bar every model must clear.
+
+    Args:
+        experiment: The run's data.
+
+    Returns:
+        Metric name -> value at the config's `metrics_k`, and `"users"`.
+    """
+    popular = MostPopular().fit(experiment.train_matrix)
+    return evaluate(
+        popular.scorer(), experiment.train_matrix, experiment.validation_matrix, experiment.config.metrics_k
+    )

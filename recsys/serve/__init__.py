@@ -1,0 +1,6 @@
+"""The serving layer: the Python API (`recommender.Recommender`, its answers in `answers`), the output
+files (`outputs`) and the HTTP service (`schemas`, `batcher`, `batches`, `app`, `server`).
+Imports eval (`Recommender.fit` runs the validation run), ranking, model, data.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,584 @@
+"""`Recommender`: the public object to train, query, save and load a model from Python.
+
+It wraps a model bundle (towers, vocabularies, encoders, the seen matrix) and answers in external
+ids, for many queries at once:
+
+- `recommend(users, n)`: known users by their embeddings, seen items excluded; unknown users get
+  the most popular items, flagged as a fallback;
+- `recommend_from_history(items, n)`: a user unknown at training time, described by the items they
+  interacted with, is folded in (see `fold_in`); the history is excluded from the result and
+  items the model does not know are reported, not fatal;
+- `recommend_from_features(features, n)`: a new user described by their features, through the
+  user tower's feature path;
+- `similar_items(items, n)`: nearest items by cosine of their embeddings;
+- `add_items(features)`: new items embedded from their features, recommendable at once.
+
+Every answer is a `Recommendations`: per query, the item ids, their scores (the model's affinity;
+for a fallback, the item's number of training interactions) and whether it is a fallback.
+
+Underneath, each of these is one call of a `recsys.ranking` index's `search(queries, k, exclude)`
+(the `rank_*` methods, in item indices, which `compute_predictions` and the HTTP service use too):
+the item embeddings' index (exact, or approximate for large catalogues) for known users, the same
+vectors with the fold-in prior as a per-item bias for histories, the unit item vectors for similar
+items, the popularity column for the fallback. The embeddings are the bundle's, computed once.
+
+Example (60 users in two groups, each of whom took 6 of their group's 20 items):
+    >>> rng = np.random.default_rng(0)
+    >>> users = np.repeat(np.arange(60), 6)
+    >>> items = (users % 2) * 20 + np.concatenate([rng.choice(20, 6, replace=False) for _ in range(60)])
+    >>> interactions = pl.DataFrame({"user": users, "item": items})
+    >>> model = Recommender.fit(interactions, config=Config(max_epochs=2, verbosity=0))
+    >>> answer = model.recommend([interactions["user"][0]], n=3)
+    >>> len(answer.items[0]), answer.fallback
+    (3, [False])
+    >>> model.recommend_from_history(interactions["item"][:3].to_list(), n=3).fallback  # a new visitor
+    [False]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from keras import ops
+
+from recsys.config import Config
+from recsys.data.experiment import Experiment
+from recsys.data.vocabulary import Vocabulary
+from recsys.errors import DataError
+from recsys.eval.validation import fit_on_split
+from recsys.log import messages_at
+from recsys.model.bundle import ModelBundle, load_bundle
+from recsys.model.catalogue import with_new_items
+from recsys.model.training import fit_on_all
+from recsys.ranking.exact import ExactIndex, VectorIndex
+from recsys.ranking.index import make_index
+from recsys.ranking.selection import union
+from recsys.ranking.similarity import similar_items, unit_rows
+from recsys.serve.answers import Recommendations, as_list, feature_records
+
+__all__ = ["FOLD_IN_POPULARITY_WEIGHT", "Recommendations", "Recommender"]
+
+# Weight of log(1 + item's training interactions) added to a folded-in user's scores (see
+# `fold_in`): measured by `python benchmarks/cold_start.py`, best between 1 and 1.5 on the demo
+# and on MovieLens, for 5- and 20-item histories alike.
+FOLD_IN_POPULARITY_WEIGHT = 1.0
+
+
+class Recommender:
+    """Recommendations in external ids from a trained model bundle (see the module doc).
+
+    Args:
+        bundle: The trained model and its vocabularies (`recsys.model.bundle`).
+        index: How known users are ranked: "auto" (exact up to
+            `recsys.ranking.index.AUTO_EXACT_MAX_ITEMS` items, approximate above), "exact", "ann",
+            or a ready `VectorIndex` over the bundle's item embeddings.
+    """
+
+    def __init__(self, bundle: ModelBundle, index: str | VectorIndex = "auto"):
+        self._index_choice = index
+        self._use(bundle)
+
+    def _use(self, bundle: ModelBundle) -> None:
+        """Serve `bundle`: its embeddings (computed once, in the bundle) and the items' popularity."""
+        self.bundle = bundle
+        # Training interactions per item: the popularity fallback's ranking and scores.
+        self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
+        log_popularity = np.log1p(self.popularity)
+        self._fold_in_prior = (FOLD_IN_POPULARITY_WEIGHT * (log_popularity - log_popularity.mean())).astype(
+            np.float32
+        )
+        self._indexes: dict[str, VectorIndex] = {}
+
+    # --- the indexes --------------------------------------------------------------------------
+    @property
+    def user_vectors(self) -> np.ndarray:
+        """The known users' embeddings (the bundle's)."""
+        return self.bundle.embeddings("user")
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """The items' embeddings (the bundle's)."""
+        return self.bundle.embeddings("item")
+
+    @property
+    def index(self) -> VectorIndex:
+        """The index that ranks known users: see the class doc's `index`; built on first use,
+        since an approximate index takes seconds to a minute to build."""
+        if "users" not in self._indexes:
+            choice = self._index_choice
+            self._indexes["users"] = (
+                choice if isinstance(choice, VectorIndex) else make_index(self.item_vectors, kind=choice)
+            )
+        return self._indexes["users"]
+
+    @property
+    def exact_index(self) -> ExactIndex:
+        """Every item scored by the dot product with its embedding."""
+        if "exact" not in self._indexes:
+            index = self.index
+            self._indexes["exact"] = index if isinstance(index, ExactIndex) else ExactIndex(self.item_vectors)
+        return self._indexes["exact"]  # type: ignore[return-value]
+
+    @property
+    def fold_in_index(self) -> ExactIndex:
+        """The exact index with the fold-in popularity prior as each item's bias (see `fold_in`)."""
+        if "fold_in" not in self._indexes:
+            self._indexes["fold_in"] = self.exact_index.with_item_bias(self._fold_in_prior)
+        return self._indexes["fold_in"]  # type: ignore[return-value]
+
+    @property
+    def similarity_index(self) -> ExactIndex:
+        """Cosine similarity of items: the exact index over the item vectors scaled to unit length
+        (the one unit item matrix, made on first use)."""
+        if "similar" not in self._indexes:
+            self._indexes["similar"] = ExactIndex(unit_rows(self.item_vectors))
+        return self._indexes["similar"]  # type: ignore[return-value]
+
+    @property
+    def popularity_index(self) -> ExactIndex:
+        """The fallback's ranking: one column, each item's training interactions (a query of 1)."""
+        if "popular" not in self._indexes:
+            self._indexes["popular"] = ExactIndex(self.popularity[:, None])
+        return self._indexes["popular"]  # type: ignore[return-value]
+
+    # --- building -----------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        interactions: Any,
+        user_features: Any = None,
+        item_features: Any = None,
+        config: Config | None = None,
+        validate: bool = True,
+    ) -> Recommender:
+        """Train a model on interactions; nothing is written to disk.
+
+        Args:
+            interactions: A DataFrame (pandas or polars), a list of dicts, or a CSV/Parquet path
+                whose columns the config names (`user_column`, `item_column`, ...).
+            user_features: `{id: {feature: value}}`, a frame with an `id` column, or a path.
+            item_features: The same, for items.
+            config: The settings (default `Config()`).
+            validate: Choose the number of epochs as the best of a validation run on a split of
+                the data (unless `config.production_epochs` is set); the final model is trained
+                on every interaction.
+
+        Returns:
+            The trained `Recommender`.
+
+        Raises:
+            DataError: the data are unusable (the message names the column, row or id).
+            ConfigError: a setting is wrong.
+        """
+        config = config or Config()
+        with messages_at(config.verbosity):  # the caller's own verbosity is back afterwards
+            return cls._fit(interactions, user_features, item_features, config, validate)
+
+    @classmethod
+    def _fit(
+        cls, interactions: Any, user_features: Any, item_features: Any, config: Config, validate: bool
+    ) -> Recommender:
+        if isinstance(interactions, (str, Path)):
+            paths = {"raw_data_fpath": str(interactions)}
+            for name, value in (
+                ("user_features_fpath", user_features),
+                ("item_features_fpath", item_features),
+            ):
+                if value is not None:
+                    if not isinstance(value, (str, Path)):
+                        raise DataError(
+                            f"{name}: with interactions given as a path, features must be paths too."
+                        )
+                    paths[name] = str(value)
+            experiment = Experiment(config.replace(**paths))
+        else:
+            data = (interactions, user_features, item_features)
+            experiment = Experiment(config.replace(raw_data_fpath=None), lambda: data)
+        epochs = experiment.config.production_epochs
+        validation: dict = {}
+        if epochs is None and validate:
+            checked = fit_on_split(experiment, log_epochs=False)
+            epochs, validation = checked.best_epoch, checked.best_metrics
+        result = fit_on_all(experiment, epochs or experiment.config.max_epochs)
+        metrics = {"epochs": epochs, "validation": validation}
+        return cls(
+            ModelBundle.from_run(experiment, result.model, experiment.full_matrix, metrics, result.history)
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """A Recommender from a saved bundle (checked against its manifest on load).
+
+        Args:
+            path: The bundle folder.
+
+        Returns:
+            The `Recommender`.
+
+        Raises:
+            ArtifactError: the folder is not a complete, unchanged bundle.
+        """
+        return cls(load_bundle(path))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle (atomically swapped into place; see `recsys.model.bundle`).
+
+        Args:
+            path: The bundle folder to write.
+
+        Returns:
+            The folder's path.
+        """
+        return self.bundle.save(path)
+
+    # --- ids ----------------------------------------------------------------------------------
+    @property
+    def user_vocab(self) -> Vocabulary:
+        return self.bundle.user_vocab
+
+    @property
+    def item_vocab(self) -> Vocabulary:
+        return self.bundle.item_vocab
+
+    def _item_indices(self, items: list, what: str = "item") -> np.ndarray:
+        """Indices of external item ids; a DataError names the unknown ones."""
+        index = self.item_vocab.indices_of(items)
+        if (index < 0).any():
+            unknown = [items[i] for i in np.flatnonzero(index < 0)[:5]]
+            raise DataError(
+                f"unknown {what} id(s) {unknown}: the model knows {len(self.item_vocab):,} items."
+            )
+        return index
+
+    def _answer(
+        self, queries: list, top: np.ndarray, scores: np.ndarray, fallback: np.ndarray
+    ) -> Recommendations:
+        """Recommendations from item-index rows (-1 padded), mapped to external ids in one gather."""
+        valid = top >= 0
+        ids = self.item_vocab.to_python(top[valid]) if valid.any() else []
+        counts = valid.sum(axis=1)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        flat_scores = scores[valid].astype(np.float64).tolist()
+        return Recommendations(
+            queries=queries,
+            items=[ids[bounds[q] : bounds[q + 1]] for q in range(len(queries))],
+            scores=[flat_scores[bounds[q] : bounds[q + 1]] for q in range(len(queries))],
+            fallback=fallback.tolist(),
+        )
+
+    # --- ranking in item indices (one index search per kind of query) -------------------------
+    @staticmethod
+    def _search(
+        index: VectorIndex,
+        queries: np.ndarray,
+        k: int,
+        exclude: sp.csr_matrix | None,
+        candidates: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`index.search`, or among `candidates` (item indices) only: the same search over an exact
+        index of those items' vectors (and biases), its answer mapped back to item indices."""
+        if candidates is None:
+            return index.search(queries, k, exclude)
+        bias = getattr(index, "item_bias", None)
+        subset = ExactIndex(index.item_vectors[candidates], None if bias is None else bias[candidates])
+        local = None if exclude is None else exclude[:, candidates]
+        top, scores = subset.search(queries, k, local)
+        return np.where(top >= 0, candidates[np.maximum(top, 0)], -1).astype(np.int32), scores
+
+    def rank_popular(
+        self,
+        n_queries: int,
+        k: int,
+        exclude: sp.csr_matrix | None = None,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k most popular items (training interactions) for each of `n_queries` queries, ties
+        by item index, `exclude` (queries x items) left out, among `candidates` if given."""
+        ones = np.ones((n_queries, 1), dtype=np.float32)
+        return self._search(self.popularity_index, ones, k, exclude, candidates)
+
+    def rank_users(
+        self,
+        users: np.ndarray,
+        k: int,
+        exclude_seen: bool = True,
+        candidates: np.ndarray | None = None,
+        exclude: sp.csr_matrix | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item indices and scores for user indices (-1: unknown, served the most popular
+        items), training items excluded unless `exclude_seen=False`, `exclude` (users x items,
+        e.g. a request's blocked items) too, among `candidates` if given."""
+        users = np.asarray(users, dtype=np.int64)
+        top = np.full((len(users), k), -1, dtype=np.int32)
+        scores = np.full((len(users), k), -np.inf, dtype=np.float32)
+        known = users >= 0
+        if known.any():
+            rows = users[known]
+            excluded = union(
+                self.bundle.seen[rows] if exclude_seen else None,
+                None if exclude is None else exclude[np.flatnonzero(known)],
+            )
+            top[known], scores[known] = self._search(
+                self.index, self.user_vectors[rows], k, excluded, candidates
+            )
+        if (~known).any():
+            rows = np.flatnonzero(~known)
+            top[rows], scores[rows] = self.rank_popular(
+                len(rows), k, None if exclude is None else exclude[rows], candidates
+            )
+        return top, scores
+
+    def fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
+        """User vectors for new users from their histories (rows of a queries x items matrix): the
+        mean of the history items' embeddings, scaled like the user tower's output (unit norm /
+        sqrt(temperature) when the model normalises), so its scores read like a known user's. One
+        sparse product for all queries. `rank_histories` adds a popularity prior to their scores
+        (`FOLD_IN_POPULARITY_WEIGHT` x log(1 + training interactions), centred): a mean of a few
+        log-q-corrected item embeddings carries none of the popularity a trained user vector
+        learns, and short histories need it most.
+
+        Chosen by measurement (`python benchmarks/cold_start.py`, 5-item histories): the mean
+        reached about the NDCG@20 of the same users trained into the model, and the prior lifts it
+        above (demo +20 %, MovieLens +10 %); an implicit-feedback least-squares solve against the
+        frozen item embeddings reached 35 % of it, since its Gramian pushes users away from the
+        popular directions that in-batch softmax training folds into every item embedding.
+        """
+        counts = np.maximum(np.diff(histories.indptr), 1)[:, None]
+        vectors = np.asarray(histories @ self.item_vectors, dtype=np.float32) / counts
+        if self.bundle.model.normalize:
+            vectors = unit_rows(vectors) / np.sqrt(self.bundle.model.temperature)
+        return vectors
+
+    def rank_histories(
+        self,
+        histories: sp.csr_matrix,
+        k: int,
+        exclude_history: bool = True,
+        exclude: sp.csr_matrix | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-k item indices and scores for new users given as history rows (see `fold_in`), the
+        history excluded (and `exclude`), with the fold-in popularity prior; rows without a known
+        item get the most popular items. Returns (items, scores, fallback mask)."""
+        excluded = union(histories if exclude_history else None, exclude)
+        top, scores = self.fold_in_index.search(self.fold_in(histories), k, excluded)
+        empty = np.diff(histories.indptr) == 0
+        if empty.any():
+            rows = np.flatnonzero(empty)
+            top[rows], scores[rows] = self.rank_popular(
+                len(rows), k, None if exclude is None else exclude[rows]
+            )
+        return top, scores, empty
+
+    def rank_features(
+        self,
+        records: list[dict],
+        k: int,
+        histories: sp.csr_matrix | None = None,
+        exclude_history: bool = True,
+        exclude: sp.csr_matrix | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item indices and scores for new users described by feature records, through the
+        user tower's feature path; with `histories` (one row per record), the feature and the
+        folded-in embeddings are averaged where a history has a known item, and the history is
+        excluded (unless `exclude_history=False`), as is `exclude`."""
+        encoder, model = self.bundle.user_encoder, self.bundle.model
+        if encoder is None or not model.user_feature_dim:
+            raise DataError(
+                "this model has no user features: recommend from a history, or retrain with user features."
+            )
+        vectors = np.asarray(
+            ops.convert_to_numpy(model.user_embedding_from_features(encoder.transform_records(records))),
+            dtype=np.float32,
+        )
+        if histories is not None:
+            has_history = np.diff(histories.indptr) > 0
+            vectors[has_history] = (vectors[has_history] + self.fold_in(histories)[has_history]) / 2.0
+        excluded = union(histories if exclude_history else None, exclude)
+        return self.exact_index.search(vectors, k, excluded)
+
+    def rank_similar(
+        self, items: np.ndarray, k: int, exclude: sp.csr_matrix | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k items closest (cosine) to each item index, the item itself excluded (and
+        `exclude`)."""
+        return similar_items(self.similarity_index, items, k, exclude)
+
+    # --- histories in external ids ------------------------------------------------------------
+    def histories_matrix(self, histories: list[list]) -> tuple[sp.csr_matrix, list[list]]:
+        """Queries x items matrix of the known items of each history, and each history's unknown items."""
+        flat = [item for history in histories for item in history]
+        row = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+        matrix, known = self.history_rows(row, flat, len(histories))
+        unknown: list[list] = [[] for _ in histories]
+        for position in np.flatnonzero(~known):  # only the unknown items, to report them
+            unknown[row[position]].append(flat[position])
+        return matrix, unknown
+
+    def history_rows(
+        self, rows: np.ndarray, items: pl.Series | Sequence, n_queries: int
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Queries x items binary matrix from (query row, external item id) pairs, vectorised;
+        and which pairs name an item the model knows (the others are left out)."""
+        index = self.item_vocab.indices_of(items) if len(items) else np.zeros(0, np.int64)
+        known = index >= 0
+        matrix = sp.csr_matrix(
+            (np.ones(int(known.sum()), np.float32), (rows[known], index[known])),
+            shape=(n_queries, len(self.item_vocab)),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0  # an item repeated in a history counts once
+        return matrix, known
+
+    def _histories(self, listed: list, n_records: int | None = None) -> list[list]:
+        """One history (a sequence of item ids) or several (a list of such sequences) as a list of
+        histories; with `n_records`, one per record (a single history for a single record)."""
+        several = bool(listed) and all(isinstance(h, (list, tuple, np.ndarray, pl.Series)) for h in listed)
+        if n_records is not None:
+            several = n_records > 1
+        return [as_list(h) for h in listed] if several else [listed]
+
+    # --- the public queries (external ids, n) -------------------------------------------------
+    def recommend(
+        self, users: Any, n: int = 10, exclude_seen: bool = True, items: Any = None
+    ) -> Recommendations:
+        """Top-n items for each user.
+
+        Args:
+            users: One user id or a sequence of them.
+            n: Items per user.
+            exclude_seen: Leave out the items the user was trained on.
+            items: Restrict the candidates to these item ids (unknown ids are a DataError).
+
+        Returns:
+            `Recommendations`; users the model does not know get the most popular items, with
+            `fallback` True.
+        """
+        queries = as_list(users)
+        candidates = None if items is None else self._item_indices(as_list(items))
+        index = self.user_vocab.indices_of(queries)
+        top, scores = self.rank_users(index, n, exclude_seen, candidates)
+        return self._answer(queries, top, scores, index < 0)
+
+    def recommend_from_history(
+        self, items: Any, n: int = 10, exclude_history: bool = True
+    ) -> Recommendations:
+        """Top-n items for users unknown at training time, from the items they interacted with.
+
+        Args:
+            items: One history (a sequence of item ids) or several (a list of such sequences).
+            n: Items per history.
+            exclude_history: Leave out the history's items.
+
+        Returns:
+            `Recommendations` (queries numbered 0, 1, ...); items the model does not know are
+            listed in `unknown_items`; a history with no known item gets the most popular items
+            (`fallback`).
+        """
+        histories = self._histories(as_list(items))
+        matrix, unknown = self.histories_matrix(histories)
+        top, scores, empty = self.rank_histories(matrix, n, exclude_history)
+        answer = self._answer(list(range(len(histories))), top, scores, empty)
+        answer.unknown_items = unknown
+        return answer
+
+    def recommend_from_features(
+        self, features: Any, n: int = 10, history: Any = None, exclude_history: bool = True
+    ) -> Recommendations:
+        """Top-n items for new users described by their features, through the user tower's feature
+        path: the cold-start embedding the model learned with id dropout.
+
+        Args:
+            features: One `{feature: value}` dict, or a list of them.
+            n: Items per user.
+            history: Item ids the user interacted with (one list per user for several): the
+                feature and the folded-in embeddings are averaged, and the history is excluded.
+            exclude_history: Leave out the history's items.
+
+        Returns:
+            `Recommendations` (queries numbered 0, 1, ...).
+
+        Raises:
+            DataError: the model has no user features, or a record does not fit the encoder.
+        """
+        records = [features] if isinstance(features, dict) else list(features)
+        matrix = None
+        unknown: list[list] = [[] for _ in records]
+        if history is not None:
+            histories = self._histories(as_list(history), len(records))
+            if len(histories) != len(records):
+                raise DataError(
+                    f"{len(histories)} histories for {len(records)} feature records; expected one each."
+                )
+            matrix, unknown = self.histories_matrix(histories)
+        top, scores = self.rank_features(records, n, matrix, exclude_history)
+        answer = self._answer(list(range(len(records))), top, scores, np.zeros(len(records), dtype=bool))
+        answer.unknown_items = unknown
+        return answer
+
+    def similar_items(self, items: Any, n: int = 10) -> Recommendations:
+        """The n items closest (cosine of item embeddings) to each given item, itself excluded.
+
+        Args:
+            items: One item id or a sequence of them (unknown ids are a DataError).
+            n: Items per query.
+
+        Returns:
+            `Recommendations`, scored by cosine.
+        """
+        queries = as_list(items)
+        top, scores = self.rank_similar(self._item_indices(queries), n)
+        return self._answer(queries, top, scores, np.zeros(len(queries), dtype=bool))
+
+    def add_items(self, item_features: Any) -> int:
+        """Add new items, described by their features, without retraining.
+
+        Each is embedded through the item tower's feature path (its id embedding is zero, as for
+        the cold items the model was trained to handle with id dropout) and can be recommended at
+        once; `save` keeps them (the model's item tables grow by these rows).
+
+        Args:
+            item_features: `{item_id: {feature: value}}` or a DataFrame with an `id` column.
+
+        Returns:
+            The number of items added.
+
+        Raises:
+            DataError: the model has no item features, or an id is already in the catalogue.
+        """
+        ids, records = feature_records(item_features)
+        bundle, model = self.bundle, self.bundle.model
+        if bundle.item_encoder is None or not model.item_feature_dim:
+            raise DataError(
+                "this model has no item features: new items cannot be embedded; retrain with them."
+            )
+        vocab = self.item_vocab
+        new_ids = pl.Series("id", ids).cast(vocab.ids.dtype, strict=False)
+        if new_ids.null_count() or new_ids.is_duplicated().any():
+            raise DataError(
+                f"new item ids must be unique and of the catalogue's id type ({vocab.ids.dtype})."
+            )
+        known = vocab.indices_of(new_ids) >= 0
+        if known.any():
+            raise DataError(
+                f"item id(s) {new_ids.filter(pl.Series(known)).head(5).to_list()} are already in the "
+                "catalogue."
+            )
+        table = bundle.item_encoder.transform_records(records, ignore=("id",))
+        combined = pl.concat([vocab.ids, new_ids])
+        order = combined.arg_sort().to_numpy()  # new index -> position in (old items, then new ones)
+        seen = sp.hstack(
+            [bundle.seen, sp.csr_matrix((bundle.seen.shape[0], len(ids)), dtype=np.float32)]
+        ).tocsr()
+        self._use(
+            bundle.replace(
+                model=with_new_items(model, table, order),
+                item_vocab=Vocabulary(combined.gather(order), "item"),
+                seen=seen[:, order],
+            )
+        )
+        return len(ids)

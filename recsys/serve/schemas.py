@@ -1,0 +1,75 @@
+"""The HTTP service's request and response shapes: validated by pydantic on arrival, and the
+schemas of the OpenAPI page (`/docs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+__all__ = [
+    "MAX_IDS",
+    "MAX_N",
+    "ErrorBody",
+    "HistoryRecommendations",
+    "Id",
+    "RecommendRequest",
+    "ScoredItem",
+    "SimilarItems",
+    "UserRecommendations",
+]
+
+MAX_N = 1000  # largest `n` a request may ask for
+MAX_IDS = 10_000  # longest history or exclude list a request may send
+
+Id = StrictInt | StrictStr
+
+
+class RecommendRequest(BaseModel):
+    """A visitor described by the items they interacted with (fold-in), or nobody in particular."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    history: list[Id] | None = Field(
+        default=None, max_length=MAX_IDS, description="Item ids the visitor interacted with (any order)."
+    )
+    features: dict[str, Any] | None = Field(
+        default=None,
+        description="A new user's features ({feature: value}), embedded by the user tower's feature "
+        "path; with a history too, the two embeddings are averaged. Needs a model with user features.",
+    )
+    n: int = Field(default=10, ge=1, le=MAX_N, description="Number of items to return.")
+    exclude: list[Id] = Field(
+        default_factory=list, max_length=MAX_IDS, description="Item ids never to return."
+    )
+
+
+class ScoredItem(BaseModel):
+    item: Id
+    score: float | None = Field(
+        description="The model's affinity (dot product of the embeddings); for a fallback, the "
+        "item's number of training interactions; for similar items, the cosine."
+    )
+
+
+class UserRecommendations(BaseModel):
+    user: Id
+    items: list[ScoredItem]
+    fallback: bool = Field(description="True when the most popular items stand in for the model.")
+
+
+class HistoryRecommendations(BaseModel):
+    items: list[ScoredItem]
+    fallback: bool
+    unknown_items: list[Id] = Field(description="History items the model does not know (ignored).")
+    warnings: list[str]
+
+
+class SimilarItems(BaseModel):
+    item: Id
+    items: list[ScoredItem]
+
+
+class ErrorBody(BaseModel):
+    error: str
