@@ -504,6 +504,22 @@ def load_config(path: str | Path | None = None) -> Config:
 
     Private names (leading underscore), modules, functions and classes are ignored; any other
     name must be a known setting.
+
+    Args:
+        path: A `config.py` (or a `.json` written by `Config.save`); None gives the defaults.
+
+    Returns:
+        The checked `Config`.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, names an unknown setting, or a value is
+            not what its setting takes (the message names the setting).
+
+    Example:
+        >>> from pathlib import Path
+        >>> _ = Path("my_config.py").write_text("embedding_dim = 32")
+        >>> load_config("my_config.py").embedding_dim
+        32
     """
     if path is None:
         return Config()
@@ -563,5 +579,21 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def apply_overrides(config: Config, overrides: list[str] | None) -> Config:
+    """The config with `--set name=value` overrides applied (values parsed as Python literals).
+
+    Args:
+        config: The settings to start from.
+        overrides: "name=value" texts, or None.
+
+    Returns:
+        A new, checked `Config` (the same one when there is nothing to apply).
+
+    Raises:
+        ConfigError: an override is malformed, names an unknown setting, or gives a wrong value.
+
+    Example:
+        >>> apply_overrides(Config(), ["embedding_dim=64"]).embedding_dim
+        64
+    """
     changes = dict(parse_override(text) for text in overrides or [])
     return config.replace(**changes) if changes else config

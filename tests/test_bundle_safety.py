@@ -258,3 +258,52 @@ def test_a_second_run_in_a_held_folder_stops_at_once_with_one_line(sources, tmp_
     assert load_bundle(output / NAME).manifest == expected  # holder gone: the load repairs the folder
     assert (output / NAME).exists() and leftovers(output) == []
     assert not (tmp_path / "figures").exists()  # refused before any work
+
+
+# --- where a save may write ------------------------------------------------------------------------
+def test_a_save_into_a_folder_that_is_not_a_bundle_is_refused_and_keeps_its_files(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    (work / "data").mkdir()
+    with pytest.raises(
+        ArtifactError, match=r"not a model bundle \(it holds 2 entries, e.g. 'data'\)"
+    ) as refusal:
+        tiny_bundle(0).save(work)
+    assert "\n" not in str(refusal.value) and str(work / "model") in str(refusal.value)
+    assert sorted(p.name for p in work.iterdir()) == ["data", "notes.txt"]
+    assert (work / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", [".", "..", "sub/.."])
+def test_a_save_to_a_path_that_names_no_folder_is_refused(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(ArtifactError, match="name a new folder"):
+        tiny_bundle(0).save(name)
+    assert (tmp_path / "keep.txt").read_text() == "x"
+
+
+def test_a_save_to_a_file_is_refused(tmp_path):
+    (tmp_path / "model").write_text("a file")
+    with pytest.raises(ArtifactError, match="it is a file"):
+        tiny_bundle(0).save(tmp_path / "model")
+    assert (tmp_path / "model").read_text() == "a file"
+
+
+def test_a_save_replaces_an_earlier_bundle_and_fills_an_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    tiny_bundle(0).save(tmp_path / "empty")
+    tiny_bundle(1).save(tmp_path / "empty")  # a bundle now: replaced whole
+    again = load_bundle(tmp_path / "empty")
+    np.testing.assert_array_equal(again.embeddings("item"), tiny_bundle(1).embeddings("item"))
+
+
+def test_the_recommender_save_is_refused_the_same_way(tmp_path):
+    from recsys.serve.recommender import Recommender
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ArtifactError, match="not a model bundle"):
+        Recommender(tiny_bundle(0)).save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -167,6 +167,54 @@ def test_added_items_are_recommended_and_similar_and_saved(with_features, tmp_pa
         again.add_items({new_id: features})
 
 
+@pytest.mark.parametrize("bad_id", [905.5, True, "9x", None, float("nan")])
+def test_new_item_ids_follow_the_id_rules_never_rounded_or_cast(with_features, bad_id):
+    """An integer catalogue: 905.5, True, "9x" are no ids (never item 905 or item 1), and nothing
+    is added when one id is bad."""
+    model, demo = with_features
+    source = demo.item_features.row(0, named=True)
+    features = {k: v for k, v in source.items() if k != "id"}
+    before = len(model.item_vocab)
+    fresh = int(model.item_vocab.ids.max()) + 10
+    with pytest.raises(
+        DataError, match=r"is not an id of this catalogue, whose ids are whole numbers"
+    ) as error:
+        model.add_items({fresh: features, bad_id: features})
+    assert "\n" not in str(error.value)
+    assert len(model.item_vocab) == before and fresh not in model.item_vocab.python_ids
+
+
+def test_new_item_ids_given_twice_are_refused(with_features):
+    model, demo = with_features
+    features = {k: v for k, v in demo.item_features.row(0, named=True).items() if k != "id"}
+    fresh = int(model.item_vocab.ids.max()) + 20
+    with pytest.raises(DataError, match="given more than once"):
+        model.add_items(pl.DataFrame({"id": [fresh, fresh], **{k: [v, v] for k, v in features.items()}}))
+
+
+@pytest.mark.parametrize("bad_n", [-1, 1.5, True, "5", None])
+def test_n_is_checked_in_every_public_query(planted, bad_n):
+    model, _, _, _ = planted
+    user, item = model.user_vocab.python_ids[0], model.item_vocab.python_ids[0]
+    for query in (
+        lambda: model.recommend(user, n=bad_n),
+        lambda: model.recommend_from_history([item], n=bad_n),
+        lambda: model.similar_items(item, n=bad_n),
+    ):
+        with pytest.raises(DataError, match=r"n must be a whole number >= 0"):
+            query()
+
+
+def test_a_huge_n_is_capped_at_the_catalogue(planted):
+    model, _, _, _ = planted
+    user, item = model.user_vocab.python_ids[0], model.item_vocab.python_ids[0]
+    n_items = len(model.item_vocab)
+    seen = len(model.bundle.seen[0].indices)
+    assert len(model.recommend(user, n=10**12).items[0]) == n_items - seen
+    assert len(model.similar_items(item, n=10**12).items[0]) == n_items - 1
+    assert len(model.recommend(user, n=0).items[0]) == 0
+
+
 def test_large_batches_go_through_the_retrieval_index_with_the_same_answers(planted):
     from recsys.ranking.index import make_index
 

@@ -442,12 +442,12 @@ def test_batcher_answers_in_batches_and_isolates_a_failing_query():
         batcher.close()
 
 
-def asgi_request(app, method: str, path: str, query: bytes = b"") -> tuple[int, dict]:
+def asgi_request(app, method: str, path: str, query: bytes = b"", body: bytes = b"") -> tuple[int, dict]:
     """One request straight through the ASGI app (no server, no HTTP client library)."""
     sent: list = []
 
     async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message):
         sent.append(message)
@@ -462,7 +462,7 @@ def asgi_request(app, method: str, path: str, query: bytes = b"") -> tuple[int, 
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": query,
-        "headers": [(b"host", b"test")],
+        "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
@@ -485,3 +485,36 @@ def test_an_unexpected_error_is_a_500_without_a_traceback(planted, monkeypatch):
     assert status == 500 and body == {"error": "internal server error"}
     status, body = asgi_request(app, "GET", "/health")
     assert status == 200 and body == {"status": "ok"}
+
+
+@pytest.fixture(scope="module")
+def integer_items():
+    """A small model over integer item ids (100..159), with user features, answered in process."""
+    data, user_group, _ = community_interactions(n_users=120, n_items=60, per_user=8, seed=2)
+    frame = pl.DataFrame({"user": data.users.astype(np.int64), "item": data.items.astype(np.int64) + 100})
+    groups = {int(u): {"group": f"c{user_group[u]}"} for u in range(len(user_group))}
+    return Recommender.fit(frame, user_features=groups, config=Config(**{**SETTINGS, "max_epochs": 2}))
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"features": {"group": "c1"}},
+        {"features": {"group": "c1"}, "history": [101]},
+        {"history": [101, "102"]},
+        {},
+    ],
+    ids=["features", "features and history", "history", "most popular"],
+)
+def test_exclude_maps_text_ids_of_an_integer_catalogue_on_every_path(integer_items, request_body):
+    """`"exclude": ["123"]` leaves item 123 out whichever path answers (ids arrive as text from many
+    clients): never a blocked item in an answer."""
+    app = create_app(integer_items)
+    post = lambda body: asgi_request(app, "POST", "/recommend", body=json.dumps(body).encode())  # noqa: E731
+    status, plain = post({**request_body, "n": 5})
+    assert status == 200 and len(plain["items"]) == 5
+    first, second = (entry["item"] for entry in plain["items"][:2])
+    status, answer = post({**request_body, "n": 5, "exclude": [str(first), second]})
+    answered = [entry["item"] for entry in answer["items"]]
+    assert status == 200 and len(answered) == 5 and first not in answered and second not in answered
+    assert answered[:3] == [entry["item"] for entry in plain["items"][2:]]

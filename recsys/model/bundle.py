@@ -50,10 +50,10 @@ from recsys.errors import ArtifactError, one_line
 from recsys.files import atomic_directory, json_ready, recover_directory
 from recsys.layout import BundleFiles
 from recsys.log import warn
-from recsys.model.manifest import FIX, file_problem, verify_bundle, write_manifest
+from recsys.model.manifest import FIX, file_problem, is_bundle_folder, verify_bundle, write_manifest
 from recsys.model.towers import EmbeddingModel, compute_embeddings, upgrade_spec
 
-__all__ = ["SAVE_LOCK_WAIT_S", "ModelBundle", "check_consistency", "load_bundle"]
+__all__ = ["SAVE_LOCK_WAIT_S", "ModelBundle", "check_consistency", "check_save_target", "load_bundle"]
 
 # A save by another process into the same folder takes seconds: wait this long for its lock before
 # giving up with the "in use by another run" error (a whole run holding the folder takes longer).
@@ -123,7 +123,14 @@ class ModelBundle:
         )
 
     def embeddings(self, which: str) -> np.ndarray:
-        """All user (`"user"`) or item (`"item"`) embeddings, float32, computed once per bundle."""
+        """All user or item embeddings, computed once per bundle and shared.
+
+        Args:
+            which: "user" or "item".
+
+        Returns:
+            float32 array, users (or items) x embedding_dim, in vocabulary order.
+        """
         return self._embeddings[which] if which in self._embeddings else self._embed(which)
 
     @cached_property
@@ -147,12 +154,18 @@ class ModelBundle:
         another process's save (re-entrant: a run that holds its output folder saves at once).
 
         Args:
-            path: The bundle folder to write (replaced whole if it exists).
+            path: The bundle folder to write: a new folder, an empty one, or an earlier bundle
+                (replaced whole). A folder that holds anything else is refused, never emptied.
 
         Returns:
             The folder's path.
+
+        Raises:
+            ArtifactError: `path` is a file, names no folder ('.', '..'), or is a folder that is not
+                a model bundle; or the parts do not fit together.
         """
         path = Path(path)
+        check_save_target(path)
         seen = self.seen.tocsr().astype(np.float32)
         # Id tables unpadded (row_multiple 1): a model-parallel run's bundle loads on one device.
         spec_text = json.dumps({**self.model.spec(), "row_multiple": 1}, indent=2)
@@ -186,6 +199,35 @@ class ModelBundle:
             manifest = write_manifest(tmp, counts, self.metrics.get("identity"))
         self.manifest = manifest
         return path
+
+
+def check_save_target(path: Path) -> None:
+    """Refuse to save where a save would lose anything: a save replaces its folder whole, so the
+    folder must be new, empty, or a model bundle (`is_bundle_folder`).
+
+    Args:
+        path: Where a bundle is to be saved.
+
+    Raises:
+        ArtifactError: one line naming the folder, what it holds and what to do instead.
+    """
+    if path.name in ("", ".", ".."):
+        raise ArtifactError(
+            f"cannot save a model bundle as {str(path)!r}: name a new folder for it, e.g. "
+            f"{str(path / 'model')!r} (a save replaces its folder whole)."
+        )
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise ArtifactError(f"cannot save a model bundle to {path}: it is a file; name a new folder.")
+    entries = sorted(entry.name for entry in path.iterdir())
+    if entries and not is_bundle_folder(path):
+        held = f"{len(entries):,} {'entry' if len(entries) == 1 else 'entries'}, e.g. {entries[0]!r}"
+        raise ArtifactError(
+            f"cannot save a model bundle to {path}: the folder exists and is not a model bundle (it "
+            f"holds {held}), and a save replaces its folder whole; save to a new folder, e.g. "
+            f"{path / 'model'}."
+        )
 
 
 def _counts(spec: dict, user_vocab: Vocabulary, item_vocab: Vocabulary, seen: sp.csr_matrix) -> dict:
@@ -272,7 +314,23 @@ def load_bundle(path: str | Path) -> ModelBundle:
     repairing an interrupted swap and verifying the bundle (module doc); ArtifactError otherwise.
 
     A bundle replaced by another process's save while it is read is read again (a folder swap
-    changes the folder's identity), so a load never mixes files of two bundles."""
+    changes the folder's identity), so a load never mixes files of two bundles.
+
+    Args:
+        path: The bundle folder (as `ModelBundle.save` wrote it).
+
+    Returns:
+        The `ModelBundle`.
+
+    Raises:
+        ArtifactError: the folder is missing, or a file is missing, changed or does not fit the
+            others (the message names it).
+
+    Example:
+        >>> bundle = load_bundle("artifacts/production_model")  # doctest: +SKIP
+        >>> bundle.embeddings("item").shape  # doctest: +SKIP
+        (50, 128)
+    """
     path = Path(path)
     for _ in range(3):
         folder = recover_directory(path)

@@ -19,6 +19,7 @@ __all__ = [
     "READABLE_VERSIONS",
     "MANIFEST_FORMAT",
     "file_problem",
+    "is_bundle_folder",
     "read_manifest",
     "verify_bundle",
     "write_manifest",
@@ -108,6 +109,23 @@ def read_manifest(folder: Path) -> dict:
     if unlisted:
         raise ArtifactError(f"{path} does not list {', '.join(unlisted)}; {FIX}.")
     return manifest
+
+
+def is_bundle_folder(folder: Path) -> bool:
+    """Whether `folder` holds a model bundle (a manifest of this format): the only kind of folder a
+    save may replace.
+
+    Args:
+        folder: Any path.
+
+    Returns:
+        True when `folder/manifest.json` is a bundle manifest (of any version).
+    """
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
 
 
 def file_problem(file: Path, entry: dict) -> str | None:

@@ -17,10 +17,9 @@ Every answer is a `Recommendations`: per query, the item ids, their scores (the 
 for a fallback, the item's number of training interactions) and whether it is a fallback.
 
 Underneath, each of these is one call of a `recsys.ranking` index's `search(queries, k, exclude)`
-(the `rank_*` methods, in item indices, which `compute_predictions` and the HTTP service use too):
-the item embeddings' index (exact, or approximate for large catalogues) for known users, the same
-vectors with the fold-in prior as a per-item bias for histories, the unit item vectors for similar
-items, the popularity column for the fallback. The embeddings are the bundle's, computed once.
+through the `rank_*` methods in item indices that `Recommender` inherits from
+`recsys.serve.item_ranking.ItemRanking` (which `compute_predictions` and the HTTP service use too).
+The embeddings are the bundle's, computed once.
 
 Example (60 users in two groups, each of whom took 6 of their group's 20 items):
     >>> rng = np.random.default_rng(0)
@@ -44,33 +43,25 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from keras import ops
 
 from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.vocabulary import Vocabulary
-from recsys.errors import DataError
+from recsys.errors import DataError, quoted
 from recsys.eval.validation import fit_on_split
 from recsys.log import messages_at
 from recsys.model.bundle import ModelBundle, load_bundle
 from recsys.model.catalogue import with_new_items
 from recsys.model.training import fit_on_all
-from recsys.ranking.exact import ExactIndex, VectorIndex
-from recsys.ranking.index import make_index
-from recsys.ranking.selection import union
-from recsys.ranking.similarity import similar_items, unit_rows
 from recsys.serve.answers import Recommendations, as_list, feature_records
+from recsys.serve.item_ranking import FOLD_IN_POPULARITY_WEIGHT, ItemRanking
 
 __all__ = ["FOLD_IN_POPULARITY_WEIGHT", "Recommendations", "Recommender"]
 
-# Weight of log(1 + item's training interactions) added to a folded-in user's scores (see
-# `fold_in`): measured by `python benchmarks/cold_start.py`, best between 1 and 1.5 on the demo
-# and on MovieLens, for 5- and 20-item histories alike.
-FOLD_IN_POPULARITY_WEIGHT = 1.0
 
-
-class Recommender:
-    """Recommendations in external ids from a trained model bundle (see the module doc).
+class Recommender(ItemRanking):
+    """Recommendations in external ids from a trained model bundle (see the module doc); the
+    indexes and the `rank_*` queries in item indices are `ItemRanking`'s.
 
     Args:
         bundle: The trained model and its vocabularies (`recsys.model.bundle`).
@@ -78,73 +69,6 @@ class Recommender:
             `recsys.ranking.index.AUTO_EXACT_MAX_ITEMS` items, approximate above), "exact", "ann",
             or a ready `VectorIndex` over the bundle's item embeddings.
     """
-
-    def __init__(self, bundle: ModelBundle, index: str | VectorIndex = "auto"):
-        self._index_choice = index
-        self._use(bundle)
-
-    def _use(self, bundle: ModelBundle) -> None:
-        """Serve `bundle`: its embeddings (computed once, in the bundle) and the items' popularity."""
-        self.bundle = bundle
-        # Training interactions per item: the popularity fallback's ranking and scores.
-        self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
-        log_popularity = np.log1p(self.popularity)
-        self._fold_in_prior = (FOLD_IN_POPULARITY_WEIGHT * (log_popularity - log_popularity.mean())).astype(
-            np.float32
-        )
-        self._indexes: dict[str, VectorIndex] = {}
-
-    # --- the indexes --------------------------------------------------------------------------
-    @property
-    def user_vectors(self) -> np.ndarray:
-        """The known users' embeddings (the bundle's)."""
-        return self.bundle.embeddings("user")
-
-    @property
-    def item_vectors(self) -> np.ndarray:
-        """The items' embeddings (the bundle's)."""
-        return self.bundle.embeddings("item")
-
-    @property
-    def index(self) -> VectorIndex:
-        """The index that ranks known users: see the class doc's `index`; built on first use,
-        since an approximate index takes seconds to a minute to build."""
-        if "users" not in self._indexes:
-            choice = self._index_choice
-            self._indexes["users"] = (
-                choice if isinstance(choice, VectorIndex) else make_index(self.item_vectors, kind=choice)
-            )
-        return self._indexes["users"]
-
-    @property
-    def exact_index(self) -> ExactIndex:
-        """Every item scored by the dot product with its embedding."""
-        if "exact" not in self._indexes:
-            index = self.index
-            self._indexes["exact"] = index if isinstance(index, ExactIndex) else ExactIndex(self.item_vectors)
-        return self._indexes["exact"]  # type: ignore[return-value]
-
-    @property
-    def fold_in_index(self) -> ExactIndex:
-        """The exact index with the fold-in popularity prior as each item's bias (see `fold_in`)."""
-        if "fold_in" not in self._indexes:
-            self._indexes["fold_in"] = self.exact_index.with_item_bias(self._fold_in_prior)
-        return self._indexes["fold_in"]  # type: ignore[return-value]
-
-    @property
-    def similarity_index(self) -> ExactIndex:
-        """Cosine similarity of items: the exact index over the item vectors scaled to unit length
-        (the one unit item matrix, made on first use)."""
-        if "similar" not in self._indexes:
-            self._indexes["similar"] = ExactIndex(unit_rows(self.item_vectors))
-        return self._indexes["similar"]  # type: ignore[return-value]
-
-    @property
-    def popularity_index(self) -> ExactIndex:
-        """The fallback's ranking: one column, each item's training interactions (a query of 1)."""
-        if "popular" not in self._indexes:
-            self._indexes["popular"] = ExactIndex(self.popularity[:, None])
-        return self._indexes["popular"]  # type: ignore[return-value]
 
     # --- building -----------------------------------------------------------------------------
     @classmethod
@@ -271,146 +195,16 @@ class Recommender:
             fallback=fallback.tolist(),
         )
 
-    # --- ranking in item indices (one index search per kind of query) -------------------------
-    @staticmethod
-    def _search(
-        index: VectorIndex,
-        queries: np.ndarray,
-        k: int,
-        exclude: sp.csr_matrix | None,
-        candidates: np.ndarray | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """`index.search`, or among `candidates` (item indices) only: the same search over an exact
-        index of those items' vectors (and biases), its answer mapped back to item indices."""
-        if candidates is None:
-            return index.search(queries, k, exclude)
-        bias = getattr(index, "item_bias", None)
-        subset = ExactIndex(index.item_vectors[candidates], None if bias is None else bias[candidates])
-        local = None if exclude is None else exclude[:, candidates]
-        top, scores = subset.search(queries, k, local)
-        return np.where(top >= 0, candidates[np.maximum(top, 0)], -1).astype(np.int32), scores
-
-    def rank_popular(
-        self,
-        n_queries: int,
-        k: int,
-        exclude: sp.csr_matrix | None = None,
-        candidates: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The k most popular items (training interactions) for each of `n_queries` queries, ties
-        by item index, `exclude` (queries x items) left out, among `candidates` if given."""
-        ones = np.ones((n_queries, 1), dtype=np.float32)
-        return self._search(self.popularity_index, ones, k, exclude, candidates)
-
-    def rank_users(
-        self,
-        users: np.ndarray,
-        k: int,
-        exclude_seen: bool = True,
-        candidates: np.ndarray | None = None,
-        exclude: sp.csr_matrix | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k item indices and scores for user indices (-1: unknown, served the most popular
-        items), training items excluded unless `exclude_seen=False`, `exclude` (users x items,
-        e.g. a request's blocked items) too, among `candidates` if given."""
-        users = np.asarray(users, dtype=np.int64)
-        top = np.full((len(users), k), -1, dtype=np.int32)
-        scores = np.full((len(users), k), -np.inf, dtype=np.float32)
-        known = users >= 0
-        if known.any():
-            rows = users[known]
-            excluded = union(
-                self.bundle.seen[rows] if exclude_seen else None,
-                None if exclude is None else exclude[np.flatnonzero(known)],
-            )
-            top[known], scores[known] = self._search(
-                self.index, self.user_vectors[rows], k, excluded, candidates
-            )
-        if (~known).any():
-            rows = np.flatnonzero(~known)
-            top[rows], scores[rows] = self.rank_popular(
-                len(rows), k, None if exclude is None else exclude[rows], candidates
-            )
-        return top, scores
-
-    def fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
-        """User vectors for new users from their histories (rows of a queries x items matrix): the
-        mean of the history items' embeddings, scaled like the user tower's output (unit norm /
-        sqrt(temperature) when the model normalises), so its scores read like a known user's. One
-        sparse product for all queries. `rank_histories` adds a popularity prior to their scores
-        (`FOLD_IN_POPULARITY_WEIGHT` x log(1 + training interactions), centred): a mean of a few
-        log-q-corrected item embeddings carries none of the popularity a trained user vector
-        learns, and short histories need it most.
-
-        Chosen by measurement (`python benchmarks/cold_start.py`, 5-item histories): the mean
-        reached about the NDCG@20 of the same users trained into the model, and the prior lifts it
-        above (demo +20 %, MovieLens +10 %); an implicit-feedback least-squares solve against the
-        frozen item embeddings reached 35 % of it, since its Gramian pushes users away from the
-        popular directions that in-batch softmax training folds into every item embedding.
-        """
-        counts = np.maximum(np.diff(histories.indptr), 1)[:, None]
-        vectors = np.asarray(histories @ self.item_vectors, dtype=np.float32) / counts
-        if self.bundle.model.normalize:
-            vectors = unit_rows(vectors) / np.sqrt(self.bundle.model.temperature)
-        return vectors
-
-    def rank_histories(
-        self,
-        histories: sp.csr_matrix,
-        k: int,
-        exclude_history: bool = True,
-        exclude: sp.csr_matrix | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top-k item indices and scores for new users given as history rows (see `fold_in`), the
-        history excluded (and `exclude`), with the fold-in popularity prior; rows without a known
-        item get the most popular items. Returns (items, scores, fallback mask)."""
-        excluded = union(histories if exclude_history else None, exclude)
-        top, scores = self.fold_in_index.search(self.fold_in(histories), k, excluded)
-        empty = np.diff(histories.indptr) == 0
-        if empty.any():
-            rows = np.flatnonzero(empty)
-            top[rows], scores[rows] = self.rank_popular(
-                len(rows), k, None if exclude is None else exclude[rows]
-            )
-        return top, scores, empty
-
-    def rank_features(
-        self,
-        records: list[dict],
-        k: int,
-        histories: sp.csr_matrix | None = None,
-        exclude_history: bool = True,
-        exclude: sp.csr_matrix | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k item indices and scores for new users described by feature records, through the
-        user tower's feature path; with `histories` (one row per record), the feature and the
-        folded-in embeddings are averaged where a history has a known item, and the history is
-        excluded (unless `exclude_history=False`), as is `exclude`."""
-        encoder, model = self.bundle.user_encoder, self.bundle.model
-        if encoder is None or not model.user_feature_dim:
-            raise DataError(
-                "this model has no user features: recommend from a history, or retrain with user features."
-            )
-        vectors = np.asarray(
-            ops.convert_to_numpy(model.user_embedding_from_features(encoder.transform_records(records))),
-            dtype=np.float32,
-        )
-        if histories is not None:
-            has_history = np.diff(histories.indptr) > 0
-            vectors[has_history] = (vectors[has_history] + self.fold_in(histories)[has_history]) / 2.0
-        excluded = union(histories if exclude_history else None, exclude)
-        return self.exact_index.search(vectors, k, excluded)
-
-    def rank_similar(
-        self, items: np.ndarray, k: int, exclude: sp.csr_matrix | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The k items closest (cosine) to each item index, the item itself excluded (and
-        `exclude`)."""
-        return similar_items(self.similarity_index, items, k, exclude)
-
     # --- histories in external ids ------------------------------------------------------------
     def histories_matrix(self, histories: list[list]) -> tuple[sp.csr_matrix, list[list]]:
-        """Queries x items matrix of the known items of each history, and each history's unknown items."""
+        """The known items of each history as a matrix, and the items the model does not know.
+
+        Args:
+            histories: One list of external item ids per query.
+
+        Returns:
+            (queries x items binary CSR matrix, one list of unknown ids per query).
+        """
         flat = [item for history in histories for item in history]
         row = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
         matrix, known = self.history_rows(row, flat, len(histories))
@@ -422,8 +216,17 @@ class Recommender:
     def history_rows(
         self, rows: np.ndarray, items: pl.Series | Sequence, n_queries: int
     ) -> tuple[sp.csr_matrix, np.ndarray]:
-        """Queries x items binary matrix from (query row, external item id) pairs, vectorised;
-        and which pairs name an item the model knows (the others are left out)."""
+        """A queries x items binary matrix from (query row, external item id) pairs, vectorised.
+
+        Args:
+            rows: The query row of each pair.
+            items: The external item id of each pair.
+            n_queries: Rows of the matrix.
+
+        Returns:
+            (the CSR matrix, a bool per pair: whether the model knows its item; the others are
+            left out of the matrix).
+        """
         index = self.item_vocab.indices_of(items) if len(items) else np.zeros(0, np.int64)
         known = index >= 0
         matrix = sp.csr_matrix(
@@ -443,6 +246,13 @@ class Recommender:
         return [as_list(h) for h in listed] if several else [listed]
 
     # --- the public queries (external ids, n) -------------------------------------------------
+    def _k(self, n: Any) -> int:
+        """The list length a public query asks for, checked: an int >= 0 (not a bool or a float),
+        capped at the catalogue's size (no list can be longer), so memory stays bounded."""
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise DataError(f"n must be a whole number >= 0 (items per list), got {quoted(n)}.")
+        return min(int(n), len(self.item_vocab))
+
     def recommend(
         self, users: Any, n: int = 10, exclude_seen: bool = True, items: Any = None
     ) -> Recommendations:
@@ -458,10 +268,11 @@ class Recommender:
             `Recommendations`; users the model does not know get the most popular items, with
             `fallback` True.
         """
+        k = self._k(n)
         queries = as_list(users)
         candidates = None if items is None else self._item_indices(as_list(items))
         index = self.user_vocab.indices_of(queries)
-        top, scores = self.rank_users(index, n, exclude_seen, candidates)
+        top, scores = self.rank_users(index, k, exclude_seen, candidates)
         return self._answer(queries, top, scores, index < 0)
 
     def recommend_from_history(
@@ -479,9 +290,10 @@ class Recommender:
             listed in `unknown_items`; a history with no known item gets the most popular items
             (`fallback`).
         """
+        k = self._k(n)
         histories = self._histories(as_list(items))
         matrix, unknown = self.histories_matrix(histories)
-        top, scores, empty = self.rank_histories(matrix, n, exclude_history)
+        top, scores, empty = self.rank_histories(matrix, k, exclude_history)
         answer = self._answer(list(range(len(histories))), top, scores, empty)
         answer.unknown_items = unknown
         return answer
@@ -505,6 +317,7 @@ class Recommender:
         Raises:
             DataError: the model has no user features, or a record does not fit the encoder.
         """
+        k = self._k(n)
         records = [features] if isinstance(features, dict) else list(features)
         matrix = None
         unknown: list[list] = [[] for _ in records]
@@ -515,7 +328,7 @@ class Recommender:
                     f"{len(histories)} histories for {len(records)} feature records; expected one each."
                 )
             matrix, unknown = self.histories_matrix(histories)
-        top, scores = self.rank_features(records, n, matrix, exclude_history)
+        top, scores = self.rank_features(records, k, matrix, exclude_history)
         answer = self._answer(list(range(len(records))), top, scores, np.zeros(len(records), dtype=bool))
         answer.unknown_items = unknown
         return answer
@@ -530,8 +343,9 @@ class Recommender:
         Returns:
             `Recommendations`, scored by cosine.
         """
+        k = self._k(n)
         queries = as_list(items)
-        top, scores = self.rank_similar(self._item_indices(queries), n)
+        top, scores = self.rank_similar(self._item_indices(queries), k)
         return self._answer(queries, top, scores, np.zeros(len(queries), dtype=bool))
 
     def add_items(self, item_features: Any) -> int:
@@ -557,11 +371,20 @@ class Recommender:
                 "this model has no item features: new items cannot be embedded; retrain with them."
             )
         vocab = self.item_vocab
-        new_ids = pl.Series("id", ids).cast(vocab.ids.dtype, strict=False)
-        if new_ids.null_count() or new_ids.is_duplicated().any():
+        # The ids' own rule (`Vocabulary.coerce`): 905.5 or True is no id of an integer catalogue,
+        # never rounded or cast.
+        coerced = [vocab.coerce(value) for value in ids]
+        invalid = [value for value, id_ in zip(ids, coerced) if id_ is None]
+        if invalid:
+            kind = "whole numbers" if vocab.integer else "text (or whole numbers, as their text)"
             raise DataError(
-                f"new item ids must be unique and of the catalogue's id type ({vocab.ids.dtype})."
+                f"new item id {quoted(invalid[0])} is not an id of this catalogue, whose ids are {kind}"
+                + (f" ({len(invalid):,} such ids)." if len(invalid) > 1 else ".")
             )
+        new_ids = pl.Series("id", coerced, dtype=vocab.ids.dtype)
+        if new_ids.is_duplicated().any():
+            repeated = new_ids.filter(new_ids.is_duplicated()).first()
+            raise DataError(f"new item id {quoted(repeated)} is given more than once.")
         known = vocab.indices_of(new_ids) >= 0
         if known.any():
             raise DataError(
