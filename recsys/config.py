@@ -44,6 +44,7 @@ __all__ = [
     "LOSSES",
     "NEGATIVE_SAMPLING",
     "NEGATIVE_SCORE_POLICIES",
+    "ZERO_SCORE_POLICIES",
     "OUTPUT_FORMATS",
     "OUTPUT_ONLY_SETTINGS",
     "SPLITS",
@@ -61,6 +62,7 @@ Loss = Literal["softmax", "bce", "bpr", "mse"]
 SplitStrategy = Literal["auto", "time", "random", "global_time"]
 DuplicatePolicy = Literal["last", "max", "sum", "error"]
 NegativeScores = Literal["drop", "error"]
+ZeroScores = Literal["keep", "drop"]
 FeatureType = Literal["categorical", "numeric", "multi_categorical"]
 OutputFormat = Literal["json", "jsonl", "parquet"]
 NegativeSampling = Literal["uniform", "popularity"]
@@ -72,6 +74,7 @@ LOSSES: tuple[str, ...] = typing.get_args(Loss)
 SPLITS: tuple[str, ...] = typing.get_args(SplitStrategy)
 DUPLICATE_POLICIES: tuple[str, ...] = typing.get_args(DuplicatePolicy)
 NEGATIVE_SCORE_POLICIES: tuple[str, ...] = typing.get_args(NegativeScores)
+ZERO_SCORE_POLICIES: tuple[str, ...] = typing.get_args(ZeroScores)
 FEATURE_TYPES: tuple[str, ...] = typing.get_args(FeatureType)
 OUTPUT_FORMATS: tuple[str, ...] = typing.get_args(OutputFormat)
 NEGATIVE_SAMPLING: tuple[str, ...] = typing.get_args(NegativeSampling)
@@ -137,6 +140,11 @@ class Config:
         "(other dates are refused, never guessed).",
     )
     csv_separator: Character = _f(",", "Field separator of CSV files: one character, e.g. ';' or '\\t'.")
+    csv_decimal_comma: bool = _f(
+        False,
+        "Numbers in CSV files are written with a decimal comma ('5,00'): read them as numbers (needs a "
+        "csv_separator other than ','). Left False, such a column is read as text, with a warning.",
+    )
     user_features_fpath: str | None = _f(None, "Optional user feature table (CSV/Parquet), one row per user.")
     item_features_fpath: str | None = _f(None, "Optional item feature table (CSV/Parquet), one row per item.")
     user_features_id_column: Name = _f("user", "Column of the user feature table holding user ids.")
@@ -157,6 +165,12 @@ class Config:
         "Interactions with a score below 0 (dislikes, never trained as likes): 'drop' removes them "
         "after merging repeated pairs and before filtering (and says how many), 'error' stops at the "
         "first.",
+    )
+    zero_scores: ZeroScores = _f(
+        "keep",
+        "Interactions with a score of 0 (e.g. added but never played): 'keep' trains them with the "
+        "weight of the lowest positive score and never recommends them back (as every interaction); "
+        "'drop' removes them with the negative scores. Either way, whatever the other scores are.",
     )
     min_interactions_per_user: PositiveInt = _f(
         5, "Users with fewer interactions are removed (applied with the item minimum until stable)."
@@ -366,6 +380,11 @@ class Config:
             raise ConfigError(
                 f"config 'csv_separator' is {separator!r} (str); expected one single-byte character other "
                 "than a quote or a line break, e.g. ',', ';' or '\\t'."
+            )
+        if self.csv_decimal_comma and separator == ",":
+            raise ConfigError(
+                "config 'csv_decimal_comma' is True with csv_separator ','; a decimal comma needs another "
+                "field separator, e.g. csv_separator = ';'."
             )
         if self.timestamp_format is not None and "%" not in self.timestamp_format:
             raise ConfigError(

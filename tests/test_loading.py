@@ -6,7 +6,7 @@ import pytest
 from recsys.config import Config
 from recsys.data.hook import load_from_hook
 from recsys.data.loading import load_from_files
-from recsys.errors import DataError
+from recsys.errors import ConfigError, DataError
 
 
 def config_for(path, **changes):
@@ -35,6 +35,34 @@ def test_parquet_is_read(tmp_path):
     pl.DataFrame({"user": [1, 2], "item": ["a", "b"]}).write_parquet(path)
     raw = load_from_files(config_for(path))
     assert raw.interactions["item"].to_list() == ["a", "b"]
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_parquet_timestamps_with_a_fixed_offset_are_read_as_the_same_instants(tmp_path, shards):
+    """pandas writes parsed offsets as the zone '+05:30', which polars alone cannot read: the
+    times arrive as the same instants (seconds since 1970, UTC), in a file or a folder."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    india = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    times = [dt.datetime(2024, 1, 1, 12, 0, tzinfo=india), dt.datetime(2024, 1, 2, 0, 30, tzinfo=india)]
+    table = pa.table(
+        {"user": [1, 2], "item": [3, 4], "when": pa.array(times, type=pa.timestamp("us", tz="+05:30"))}
+    )
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    pq.write_table(table, folder / "part-0.parquet")
+    if shards == 2:  # a second shard in a named zone, read by polars as usual
+        other = pa.table(
+            {"user": [5], "item": [6], "when": pa.array([times[0]], type=pa.timestamp("us", tz="UTC"))}
+        )
+        pq.write_table(other, folder / "part-1.parquet")
+    path = folder if shards == 2 else folder / "part-0.parquet"
+    raw = load_from_files(config_for(path, timestamp_column="when"))
+    expected = [t.timestamp() for t in times] + ([times[0].timestamp()] if shards == 2 else [])
+    assert raw.interactions["timestamp"].to_list() == expected
 
 
 def test_a_folder_of_parquet_files_is_one_table_in_file_name_order(tmp_path):
@@ -171,3 +199,29 @@ def test_hook_missing_column_points_at_the_hook_not_the_settings():
     with pytest.raises(DataError) as error:
         load_from_hook(([{"usr": 1, "item": 2}], None, None))
     assert "keys 'user' and 'item'" in str(error.value) and "user_column" not in str(error.value)
+
+
+def test_decimal_commas_are_read_as_numbers_when_set_and_flagged_otherwise(tmp_path, capsys):
+    data = tmp_path / "plays.csv"
+    data.write_text("user;item;hours\nu1;1;2,5\nu2;2;10,25\n")
+    items = tmp_path / "items.csv"
+    items.write_text("item;price;genre\n1;5,00;puzzle\n2;12,50;action\n")
+    settings = dict(csv_separator=";", score_column="hours", item_features_fpath=str(items))
+    settings.update(item_features_id_column="item")
+
+    raw = load_from_files(config_for(data, csv_decimal_comma=True, **settings))
+    assert raw.item_features["price"].to_list() == [5.0, 12.5]
+    assert raw.interactions["score"].to_list() == [2.5, 10.25]
+    assert "decimal comma" not in capsys.readouterr().err
+
+    settings.pop("score_column")  # hours not read: only the feature file's price is in question
+    raw = load_from_files(config_for(data, **settings))
+    warning = capsys.readouterr().err
+    assert raw.item_features["price"].to_list() == ["5,00", "12,50"]  # text, as the warning says
+    assert "column 'price' looks like numbers written with a decimal comma (e.g. '5,00')" in warning
+    assert "csv_decimal_comma = True" in warning and warning.count("\n") == 1
+
+
+def test_a_decimal_comma_with_a_comma_separator_is_a_config_error():
+    with pytest.raises(ConfigError, match="csv_decimal_comma' is True with csv_separator ','"):
+        Config(csv_decimal_comma=True)

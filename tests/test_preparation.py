@@ -115,3 +115,21 @@ def test_chunked_columns_become_single_arrays(monkeypatch):
     monkeypatch.setattr(arrays, "BLOCK_ROWS", 2)
     assert keep_in_place(np.arange(5, dtype=np.int32), keep).tolist() == [0, 2, 3]
     assert count_codes(np.array([0, 2, 2, 1, 2], dtype=np.int32), 4).tolist() == [1, 1, 3, 0]
+
+
+@pytest.mark.parametrize("policy", ["keep", "drop"])
+def test_zero_scores_are_kept_or_dropped_by_the_policy_and_it_is_said(policy, capsys):
+    data = raw(["a", "a", "b", "b", "c"], [1, 2, 1, 3, 2], scores=[0, 4, 0, -1, 2])
+    prepared = prepare(data, cfg(zero_scores=policy))
+    scores = sorted(prepared.interactions.scores.tolist())
+    out = capsys.readouterr().out
+    assert "dropped 1 interaction with a negative score" in out
+    if policy == "keep":
+        assert scores == [0.0, 0.0, 2.0, 4.0] and "score of 0" not in out
+    else:
+        assert scores == [2.0, 4.0] and "dropped 2 interactions with a score of 0 (zero_scores='drop')" in out
+
+
+def test_only_zero_scores_with_zero_scores_drop_is_a_one_line_error():
+    with pytest.raises(DataError, match="set zero_scores = 'keep'"):
+        prepare(raw(["a", "b"], [1, 2], scores=[0, 0]), cfg(zero_scores="drop"))

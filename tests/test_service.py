@@ -36,6 +36,7 @@ from recsys.data.vocabulary import Vocabulary
 from recsys.serve.app import create_app
 from recsys.serve.batcher import Batcher
 from recsys.serve.batches import RequestRanker
+from recsys.serve.schemas import MAX_ERROR_CHARS
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 180.0  # the server imports Keras and loads the bundle before it listens
@@ -332,6 +333,36 @@ def assert_same_answer(body: dict, expected: dict) -> None:
     assert {k: v for k, v in body.items() if k != "items"} == {
         k: v for k, v in expected.items() if k != "items"
     }
+
+
+# --- bounded answers to oversized or odd requests ----------------------------------------------------
+def test_a_body_over_the_limit_is_a_413_with_a_short_error(server):
+    big = json.dumps({"x" * (8 << 20): 1}).encode()  # an 8 MB unknown key
+    status, _, body = server.post(raw=big, headers={"Content-Type": "application/json"})
+    assert status == 413 and "1,048,576 bytes" in body["error"] and len(json.dumps(body)) < 200
+
+
+def test_errors_quote_only_a_short_prefix_of_what_was_sent(server):
+    status, _, body = server.post({"y" * 500_000: 1})  # under the body limit, an unknown key
+    assert status == 422 and len(body["error"]) <= MAX_ERROR_CHARS and "yyy" in body["error"]
+    deep: dict = {"group": "c1"}
+    for _ in range(100):
+        deep = {"a": deep}
+    status, _, body = server.post({"features": deep, "n": 3})
+    assert 400 <= status < 500 and len(body["error"]) <= MAX_ERROR_CHARS
+    for path in ("/similar/" + "7" * 10_000, "/recommend/" + "u" * 10_000):
+        status, _, body = server.get(path)
+        assert (
+            status == 422
+            and len(body["error"]) <= MAX_ERROR_CHARS
+            and "at most 1,000 characters" in body["error"]
+        )
+
+
+@pytest.mark.parametrize("n", [True, False, 2.0, "3"])
+def test_n_in_a_body_must_be_a_plain_integer(server, n):
+    status, _, body = server.post({"n": n})
+    assert status == 422 and body["error"].startswith("invalid request: n:")
 
 
 # --- the command ----------------------------------------------------------------------------------

@@ -70,6 +70,29 @@ def test_global_time_cutoff_keeps_history():
     assert np.all(train_counts[np.unique(split.validation.users)] >= 1)
 
 
+@pytest.mark.parametrize(
+    "timestamps, cause",
+    [
+        (np.full(80, 5.0), "every interaction has the same timestamp"),  # one day: all equal
+        (np.r_[np.arange(30.0), np.full(50, 99.0)], "no interaction is after the cutoff"),  # ties at the end
+        (np.r_[np.zeros(72), np.full(8, 9.0)], "all belong to users with no interaction before it"),
+    ],
+    ids=["all equal", "latest tied", "only new users late"],
+)
+def test_an_empty_global_time_split_names_its_real_cause(timestamps, cause):
+    """10 users with 8 interactions each: never a message about min_interactions_per_user."""
+    users = np.repeat(np.arange(10), 8).astype(np.int32)
+    if cause.startswith("all belong"):  # users 9 only after the cutoff, everyone else before
+        users = np.r_[np.repeat(np.arange(9), 8), np.full(8, 9)].astype(np.int32)
+    data = Interactions(users, (np.arange(80) % 20).astype(np.int32), 10, 20, timestamps=timestamps)
+    config = Config(split_strategy="global_time", global_time_cutoff_quantile=0.5)
+    with pytest.raises(ConfigError, match=cause) as error:
+        split_interactions(data, config)
+    assert "min_interactions_per_user" not in str(error.value) and "global_time_cutoff_quantile" in str(
+        error.value
+    )
+
+
 def test_time_split_without_timestamps_is_a_config_error():
     with pytest.raises(ConfigError, match="needs timestamps"):
         split_interactions(random_interactions(with_time=False), Config(split_strategy="time"))

@@ -68,13 +68,30 @@ def data_fingerprint(prepared: PreparedData) -> dict:
     for array in (interactions.users, interactions.items, interactions.scores, interactions.timestamps):
         digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
     for table in (prepared.user_features, prepared.item_features):
-        digest.update(b"-" if table is None else table.write_csv().encode())
+        digest.update(b"-" if table is None else _flat(table).write_csv().encode())
     return {
         "interactions": len(interactions),
         "users": prepared.n_users,
         "items": prepared.n_items,
         "sha256": digest.hexdigest()[:32],
     }
+
+
+def _flat(table: pl.DataFrame) -> pl.DataFrame:
+    """The table with its nested columns as text, so that it writes as CSV: a list of values (a
+    multi-valued feature, e.g. from Parquet) joined by the unit separator, a struct as JSON."""
+    flat = []
+    for name, dtype in table.schema.items():
+        if isinstance(dtype, (pl.List, pl.Array)):
+            flat.append(
+                pl.col(name)
+                .cast(pl.List(dtype.inner))
+                .list.eval(pl.element().cast(pl.String))
+                .list.join("\x1f")
+            )
+        elif isinstance(dtype, pl.Struct):
+            flat.append(pl.col(name).struct.json_encode())
+    return table.with_columns(flat) if flat else table
 
 
 class Experiment:

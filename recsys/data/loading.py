@@ -75,9 +75,11 @@ def canonical_interactions(
     return pl.DataFrame([s.alias(name) for name, s in columns.items()])
 
 
-def load_feature_table(path: str | Path, id_column: str, separator: str, what: str) -> pl.DataFrame:
+def load_feature_table(
+    path: str | Path, id_column: str, separator: str, what: str, decimal_comma: bool = False
+) -> pl.DataFrame:
     """Read a feature table; its id column becomes `id` and must be present and unique."""
-    frame = read_table(path, separator, what=what, id_columns=(id_column,))
+    frame = read_table(path, separator, what=what, id_columns=(id_column,), decimal_comma=decimal_comma)
     setting = what.replace(" ", "_") + "_id_column"  # e.g. item_features_id_column
     return canonical_features(
         frame,
@@ -142,6 +144,7 @@ def load_from_files(config: Config) -> RawData:
             text_columns=text_columns,
             columns=tuple(c for c in columns if c),
             number_columns=tuple(c for c in (config.score_column, config.timestamp_column) if c),
+            decimal_comma=config.csv_decimal_comma,
         ),
         config.user_column,
         config.item_column,
@@ -153,11 +156,19 @@ def load_from_files(config: Config) -> RawData:
     user_features = item_features = None
     if config.user_features_fpath:
         user_features = load_feature_table(
-            config.user_features_fpath, config.user_features_id_column, config.csv_separator, "user features"
+            config.user_features_fpath,
+            config.user_features_id_column,
+            config.csv_separator,
+            "user features",
+            config.csv_decimal_comma,
         )
     if config.item_features_fpath:
         item_features = load_feature_table(
-            config.item_features_fpath, config.item_features_id_column, config.csv_separator, "item features"
+            config.item_features_fpath,
+            config.item_features_id_column,
+            config.csv_separator,
+            "item features",
+            config.csv_decimal_comma,
         )
     names = {USER: config.user_column, ITEM: config.item_column}
     names.update({SCORE: config.score_column} if config.score_column else {})

@@ -203,22 +203,40 @@ def _check_negative_scores(scores: Column | None, raw: RawData, policy: str) -> 
         )
 
 
-def _drop_negative_scores(scores: Column | None, raw: RawData) -> np.ndarray | None:
-    """Mask of the (merged) interactions to keep: those without a negative score; None: keep all."""
-    if scores is None or not len(scores) or not cast(float, scores.min()) < 0:
+def _drop_negative_scores(
+    scores: Column | None, raw: RawData, zero_scores: str = "keep"
+) -> np.ndarray | None:
+    """Mask of the (merged) interactions to keep: those without a negative score (nor a zero score
+    with zero_scores='drop'); None: keep all."""
+    if scores is None or not len(scores):
         return None
-    keep = np.asarray(scores >= 0)
-    n_dropped = int((~keep).sum())
+    drop_zeros = zero_scores == "drop"
+    lowest = cast(float, scores.min())
+    if not (lowest < 0 or (drop_zeros and lowest <= 0)):
+        return None
+    keep = np.asarray(scores > 0) if drop_zeros else np.asarray(scores >= 0)
+    n_zero = int(np.count_nonzero(np.asarray(scores == 0))) if drop_zeros else 0
+    n_negative = int((~keep).sum()) - n_zero
     if not keep.any():
+        what = "a negative or zero score" if drop_zeros else "a negative score"
         raise DataError(
-            f"{raw.source}: every one of the {plural(len(scores), 'interaction')} has a negative score in "
-            f"column {raw.column_name(SCORE)!r}, and negative_scores = 'drop' removes them all; scores "
-            "of 0 or more mark the interactions to learn from."
+            f"{raw.source}: every one of the {plural(len(scores), 'interaction')} has {what} in "
+            f"column {raw.column_name(SCORE)!r}, and negative_scores = 'drop'"
+            + (" with zero_scores = 'drop'" if drop_zeros else "")
+            + " removes them all; "
+            + (
+                "set zero_scores = 'keep' to learn from zero scores."
+                if drop_zeros
+                else "scores of 0 or more mark the interactions to learn from."
+            )
         )
-    say(
-        f"  dropped {plural(n_dropped, 'interaction')} with a negative score (negative_scores='drop'): "
-        "dislikes are not trained as likes."
-    )
+    if n_negative:
+        say(
+            f"  dropped {plural(n_negative, 'interaction')} with a negative score (negative_scores='drop'): "
+            "dislikes are not trained as likes."
+        )
+    if n_zero:
+        say(f"  dropped {plural(n_zero, 'interaction')} with a score of 0 (zero_scores='drop').")
     return keep
 
 
@@ -257,7 +275,7 @@ def prepare(raw: RawData, config: Config) -> PreparedData:
             "rescale the scores or set duplicate_policy to 'last' or 'max'."
         )
     n_negative = 0
-    non_negative = _drop_negative_scores(scores, raw)
+    non_negative = _drop_negative_scores(scores, raw, config.zero_scores)
     if non_negative is not None:
         n_negative = int((~non_negative).sum())
         user_codes, item_codes = user_codes[non_negative], item_codes[non_negative]

@@ -91,6 +91,30 @@ def _draws_at(rng: np.random.Generator, rows: np.ndarray, n: int) -> np.ndarray:
     return values[np.searchsorted(wanted, rows)]
 
 
+def _empty_global_split(interactions: Interactions, description: dict) -> str:
+    """Why a global-time split left no validation interactions, in words: every timestamp equal,
+    nothing after the cutoff, or only users with no history before it."""
+    assert interactions.timestamps is not None  # the split checked them
+    low, high = float(interactions.timestamps.min()), float(interactions.timestamps.max())
+    cutoff, quantile = description["cutoff"], description["quantile"]
+    if low == high:
+        cause = f"every interaction has the same timestamp ({low:g}), so none is after a cutoff"
+    elif not (interactions.timestamps > cutoff).any():
+        cause = (
+            f"no interaction is after the cutoff {cutoff:g} (global_time_cutoff_quantile {quantile}): "
+            "the latest timestamps are all equal"
+        )
+    else:
+        cause = (
+            f"the {description['moved_to_train_no_history']:,} interactions after the cutoff {cutoff:g} "
+            "all belong to users with no interaction before it, and stay in training"
+        )
+    return (
+        f"the global_time split left no validation interactions: {cause}; lower "
+        "global_time_cutoff_quantile, or use split_strategy 'time' (each user's latest) or 'random'."
+    )
+
+
 def global_time_holdout(interactions: Interactions, quantile: float) -> tuple[np.ndarray, float, int]:
     """Validation rows after the time cutoff; users left with no training rows go wholly to training."""
     timestamps = interactions.timestamps
@@ -137,6 +161,8 @@ def split_interactions(interactions: Interactions, config: Config) -> Split:
         validation_users=int(np.count_nonzero(split.validation.user_counts())),
         single_interaction_users_train_only=n_single,
     )
+    if len(split.validation) == 0 and strategy == "global_time":
+        raise ConfigError(_empty_global_split(interactions, description))
     if len(split.validation) == 0:
         raise ConfigError(
             f"the split left no validation interactions: {n_single:,} of {interactions.n_users:,} users "

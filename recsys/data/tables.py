@@ -1,15 +1,22 @@
 """Reading tables: a CSV or Parquet file, or a folder of Parquet files, compacted as it streams in
 (`read_table`), and the check that the columns the settings name are there (`require_columns`).
+
+Parquet timestamps with a fixed UTC offset as their time zone (`+05:30`, what pandas writes for
+parsed offsets) are read as the same instants in UTC: polars accepts only named zones.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from recsys.data.csv_scan import scan_csv
 from recsys.errors import DataError, first_line, quoted
+from recsys.log import warn
 
 __all__ = ["read_table", "require_columns"]
 
@@ -28,6 +35,7 @@ def read_table(
     text_columns: tuple = (),
     columns: tuple | None = None,
     number_columns: tuple = (),
+    decimal_comma: bool = False,
 ) -> pl.DataFrame:
     """Read a CSV or Parquet file, or a folder of Parquet files. CSV id columns (and
     `text_columns`) are read as text, so that '007' stays '007'; `_check_ids` turns ids into
@@ -40,6 +48,9 @@ def read_table(
 
     A folder is read lazily as one table: its `*.parquet` files in name order (which is the row
     order that `duplicate_policy = "last"` follows), only `columns` projected.
+
+    CSV numbers are read with a decimal comma when `decimal_comma` is set; otherwise a text column
+    that looks like such numbers ('5,00') is read as text with a warning that names the setting.
 
     Any parse failure is one DataError line: for a CSV, the row of the first invalid UTF-8 byte,
     unbalanced quote or extra field (found by a vectorised scan), else polars' first line, cut."""
@@ -59,7 +70,11 @@ def read_table(
             header = _csv_header(path, separator)
             overrides = {c: pl.String for c in (*id_columns, *text_columns) if c in header}
             lazy = pl.scan_csv(
-                path, separator=separator, infer_schema_length=10_000, schema_overrides=overrides
+                path,
+                separator=separator,
+                infer_schema_length=10_000,
+                schema_overrides=overrides,
+                decimal_comma=decimal_comma,
             )
             if columns is not None and set(columns) <= set(header):
                 lazy = lazy.select(list(dict.fromkeys(columns)))
@@ -68,7 +83,9 @@ def read_table(
             except pl.exceptions.ComputeError:
                 # A column whose type changes after the inferred prefix: read everything as text and
                 # let each column's own check say what is wrong.
-                frame = pl.read_csv(path, separator=separator, infer_schema=False)
+                frame = pl.read_csv(
+                    path, separator=separator, infer_schema=False, decimal_comma=decimal_comma
+                )
     except (Exception, pl.exceptions.PanicException) as exc:
         problem = None if is_parquet or isinstance(exc, OSError) else scan_csv(path, separator)
         raise DataError(f"could not read {what} file {path}: {problem or first_line(exc)}") from None
@@ -81,7 +98,28 @@ def read_table(
         )
     if frame.height == 0:
         raise DataError(f"{what} file {path} has a header but no data rows.")
+    if not is_parquet and not decimal_comma:
+        _warn_of_decimal_commas(frame, (*id_columns, *text_columns), f"{what} file {path}")
     return frame
+
+
+_DECIMAL_COMMA = r"^\s*[+-]?\d+,\d+\s*$"  # a number written with a decimal comma, e.g. 5,00
+_DECIMAL_SAMPLE = 10_000  # values of a text column looked at for decimal commas
+
+
+def _warn_of_decimal_commas(frame: pl.DataFrame, skip: tuple, source: str) -> None:
+    """A warning for each text column whose values (its first non-missing ones) all look like
+    numbers with a decimal comma: read as text, they would become a categorical feature."""
+    for name, dtype in frame.schema.items():
+        if dtype != pl.String or name in skip:
+            continue
+        values = frame[name].drop_nulls().head(_DECIMAL_SAMPLE)
+        if values.len() and values.str.contains(_DECIMAL_COMMA).all():
+            warn(
+                f"{source}: column {quoted(name)} looks like numbers written with a decimal comma (e.g. "
+                f"{quoted(values[0])}) and is read as text; set csv_decimal_comma = True in config.py to "
+                "read them as numbers."
+            )
 
 
 def _compact(lazy: pl.LazyFrame, id_columns: tuple, number_columns: tuple) -> pl.DataFrame:
@@ -103,10 +141,40 @@ def _compact(lazy: pl.LazyFrame, id_columns: tuple, number_columns: tuple) -> pl
     return lazy.select(compact).collect(engine="streaming")
 
 
+_FIXED_OFFSET = re.compile(r"^[+-]\d{2}:?\d{2}$")  # a time zone given as an offset, e.g. +05:30
+
+
+def _offset_columns(file: Path) -> list[str]:
+    """The file's timestamp columns whose time zone is a fixed offset (from its schema alone)."""
+    return [
+        field.name
+        for field in pq.read_schema(file)
+        if pa.types.is_timestamp(field.type) and field.type.tz and _FIXED_OFFSET.match(field.type.tz)
+    ]
+
+
+def _parquet_in_utc(file: Path, columns: list[str]) -> pl.LazyFrame:
+    """A file with fixed-offset timestamp `columns`, read through pyarrow with those columns as the
+    same instants in UTC (the values are UTC instants already: only the zone label changes)."""
+    table = pq.read_table(file)
+    for name in columns:
+        index = table.schema.get_field_index(name)
+        utc = pa.timestamp(table.schema.field(name).type.unit, tz="UTC")
+        table = table.set_column(index, name, table.column(name).cast(utc))
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)  # a Table converts to a DataFrame
+    return frame.lazy()
+
+
 def _scan_parquet(files: list[Path], columns: tuple | None) -> pl.LazyFrame:
     """The files as one lazy table, projected on `columns` (None, or one of them missing: all
     columns, so that the missing-column error can list the columns the data has)."""
-    lazy = pl.scan_parquet(files)
+    offsets = [_offset_columns(file) for file in files]
+    if any(offsets):
+        parts = [_parquet_in_utc(f, o) if o else pl.scan_parquet(f) for f, o in zip(files, offsets)]
+        lazy = pl.concat(parts, how="vertical")
+    else:
+        lazy = pl.scan_parquet(files)
     if columns is None or not set(columns) <= set(lazy.collect_schema().names()):
         return lazy
     return lazy.select(list(dict.fromkeys(columns)))

@@ -75,10 +75,21 @@ def log_count_scale(scores: np.ndarray) -> np.ndarray:
 def score_weights(scores: np.ndarray, weighting: str) -> np.ndarray:
     """Per-positive weight from its score, before normalisation: 'linear' is the score itself;
     'log' is 1 + `log_count_scale`, which grows slowly, so the heaviest pair weighs tens of times
-    the lightest, not thousands."""
-    if weighting == "log":
-        return 1.0 + log_count_scale(scores)
-    return np.maximum(scores.astype(np.float64), 0.0)
+    the lightest, not thousands. A score of 0 weighs as the lowest positive score does (the
+    `zero_scores = 'keep'` policy), so all-zero scores weigh alike, and one non-zero score changes
+    nothing for the zeros.
+
+    Example:
+        >>> (score_weights(np.array([0.0, 2.0, 4.0]), "linear") == [2.0, 2.0, 4.0]).all()
+        np.True_
+        >>> score_weights(np.zeros(3), "linear").tolist()
+        [1.0, 1.0, 1.0]
+    """
+    scores = np.maximum(scores.astype(np.float64), 0.0)
+    weights = 1.0 + log_count_scale(scores) if weighting == "log" else scores.copy()
+    positive = scores > 0
+    weights[~positive] = weights[positive].min() if positive.any() else 1.0
+    return weights
 
 
 def positive_weights(
@@ -90,7 +101,7 @@ def positive_weights(
     weights = np.ones(len(interactions), dtype=np.float64)
     if use_scores and interactions.scores is not None:
         scores = interactions.scores.astype(np.float64)
-        if scores.min() >= 0 and scores.mean() > 0:
+        if scores.min() >= 0:
             kind, _ = choose_score_weighting(scores, score_weighting)
             weights *= score_weights(scores, kind)
     if recency and interactions.timestamps is not None:

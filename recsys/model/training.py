@@ -23,7 +23,7 @@ from recsys.data.experiment import Experiment
 from recsys.data.interactions import Interactions
 from recsys.data.weighting import SCORE_WEIGHTINGS, choose_score_weighting, positive_weights
 from recsys.errors import ConfigError
-from recsys.log import say
+from recsys.log import plural, say
 from recsys.model import distribution, row_sparse
 from recsys.model.callbacks import BestCheckpoint, EpochLog, EpochMetrics
 from recsys.model.sampling import InteractionDataset
@@ -224,6 +224,12 @@ def fit(
     if log_epochs and train.scores is not None and config.use_scores_as_weights:
         kind, reason = choose_score_weighting(train.scores, config.score_weighting)
         say(f"  scores weigh positives {SCORE_WEIGHTINGS[kind]} ({reason}).")
+        n_zero = int(np.count_nonzero(train.scores == 0))
+        if n_zero:
+            say(
+                f"  {plural(n_zero, 'interaction')} with a score of 0 weigh as the lowest positive score "
+                "(zero_scores='keep'; 'drop' removes them)."
+            )
     compile_for_training(model, config, len(dataset))
     # A non-finite loss stops training at once (and is refused below): NaN weights must never be
     # evaluated, checkpointed or saved.

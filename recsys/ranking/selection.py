@@ -66,7 +66,7 @@ def check_exclude(exclude: sp.spmatrix | sp.sparray | None, shape: tuple[int, in
         raise DataError(
             f"the exclude matrix must be queries x items = {tuple(shape)}, got {tuple(exclude.shape)}"
         )
-    return sp.csr_matrix(exclude)
+    return exclude if isinstance(exclude, sp.csr_matrix) else sp.csr_matrix(exclude)  # no copy when CSR
 
 
 def union(*parts: sp.spmatrix | sp.sparray | None) -> sp.csr_matrix | None:
@@ -82,7 +82,7 @@ def union(*parts: sp.spmatrix | sp.sparray | None) -> sp.csr_matrix | None:
     if not given:
         return None
     if len(given) == 1:
-        return sp.csr_matrix(given[0])
+        return given[0] if isinstance(given[0], sp.csr_matrix) else sp.csr_matrix(given[0])
     total = sp.csr_matrix(given[0], dtype=np.float32, copy=True)
     for part in given[1:]:
         total = total + sp.csr_matrix(part, dtype=np.float32)

@@ -38,19 +38,23 @@ install -r requirements.txt` or `pip install -e .[serve]`.
 import asyncio
 import contextlib
 import datetime as _dt
+import json
 import logging
 import math
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, quoted
 from recsys.files import json_ready
 from recsys.layout import BundleFiles
 from recsys.serve.batcher import Batcher
 from recsys.serve.batches import RequestRanker
 from recsys.serve.recommender import Recommender
 from recsys.serve.schemas import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_CHARS,
+    MAX_ID_CHARS,
     MAX_N,
     ErrorBody,
     HistoryRecommendations,
@@ -63,7 +67,15 @@ from recsys.version import __version__
 if TYPE_CHECKING:  # fastapi is optional: imported when the app is made
     from fastapi import FastAPI
 
-__all__ = ["INSTALL_HINT", "SCORE_DECIMALS", "create_app", "describe", "require_web", "validation_message"]
+__all__ = [
+    "INSTALL_HINT",
+    "SCORE_DECIMALS",
+    "BodyLimit",
+    "create_app",
+    "describe",
+    "require_web",
+    "validation_message",
+]
 
 SCORE_DECIMALS = 6
 INSTALL_HINT = "pip install -r requirements.txt (or pip install 'fastapi==0.165.0' 'uvicorn==0.54.0')"
@@ -151,7 +163,7 @@ def validation_message(errors: Sequence[Any], json_body: bool = True) -> str:
     """One line naming each invalid field, e.g. "n: Input should be less than or equal to 1000 (got 0)"."""
     parts: list[str] = []
     for error in errors:
-        loc = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
+        loc = [_short(str(p), 40) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
         message, kind = error.get("msg", "invalid"), error.get("type")
         if len(loc) > 1 and loc[-1] in ("int", "str"):  # one error per member of `int | str`
             loc, message = loc[:-1], "Input should be an id (an integer or a string)"
@@ -170,7 +182,7 @@ def validation_message(errors: Sequence[Any], json_body: bool = True) -> str:
             parts.append(text)
     if len(parts) > 5:
         parts = [*parts[:5], f"and {len(parts) - 5} more"]
-    return "invalid request: " + "; ".join(parts)
+    return _short("invalid request: " + "; ".join(parts), MAX_ERROR_CHARS)
 
 
 def create_app(model: Recommender | RequestRanker, bundle_path: str | Path | None = None) -> "FastAPI":
@@ -210,13 +222,67 @@ def create_app(model: Recommender | RequestRanker, bundle_path: str | Path | Non
     )
     _handle_errors(app)
     _add_routes(app, ranker, batcher, describe(ranker.recommender, bundle_path))
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     return app
 
 
 def _error(status: int, message: str) -> Any:
+    """A JSON error `{"error": "<one line>"}`, at most MAX_ERROR_CHARS long whatever it quotes."""
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": _short(message, MAX_ERROR_CHARS)}, status_code=status)
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters (an ellipsis marks the cut)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is answered 413 with a one-line JSON
+    error, by its Content-Length before it is read, or as soon as a streamed body passes the limit.
+
+    Args:
+        app: The ASGI app it guards.
+        limit: The largest body accepted, in bytes.
+    """
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, int(limit)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def limited() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Any) -> None:
+        body = json.dumps({"error": f"request body over {self.limit:,} bytes (the service's limit)"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    """A streamed body passed the limit (caught by `BodyLimit`)."""
 
 
 def _handle_errors(app: "FastAPI") -> None:
@@ -279,6 +345,8 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
     async def recommend_user(
         user_id: Annotated[str, PathParam(description="A user id.")], n: N = 10
     ) -> JSONResponse:
+        if len(user_id) > MAX_ID_CHARS:
+            return _error(422, f"user_id: at most {MAX_ID_CHARS:,} characters (got {len(user_id):,}).")
         user = users.coerce(user_id)
         index = users.index_of(user)
         answer = ranker.popular(n) if index < 0 else await ranked("user", (index, n, frozenset()))
@@ -322,8 +390,10 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
     async def similar(
         item_id: Annotated[str, PathParam(description="An item id.")], n: N = 10
     ) -> JSONResponse:
+        if len(item_id) > MAX_ID_CHARS:
+            return _error(422, f"item_id: at most {MAX_ID_CHARS:,} characters (got {len(item_id):,}).")
         item = items.coerce(item_id)
         index = items.index_of(item)
         if index < 0:
-            return _error(404, f"unknown item {item_id!r}: the model knows {len(items):,} items.")
+            return _error(404, f"unknown item {quoted(item_id)}: the model knows {len(items):,} items.")
         return JSONResponse({"item": item, "items": _scored(await ranked("similar", (index, n)))})

@@ -9,6 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 __all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_ERROR_CHARS",
+    "MAX_ID_CHARS",
     "MAX_IDS",
     "MAX_N",
     "ErrorBody",
@@ -22,6 +25,9 @@ __all__ = [
 
 MAX_N = 1000  # largest `n` a request may ask for
 MAX_IDS = 10_000  # longest history or exclude list a request may send
+MAX_BODY_BYTES = 1 << 20  # largest request body (1 MiB: 10,000 ids of ~50 characters fit); 413 beyond
+MAX_ID_CHARS = 1000  # longest id a path may name; 422 beyond
+MAX_ERROR_CHARS = 300  # longest error message: a bad value is quoted by a short prefix only
 
 Id = StrictInt | StrictStr
 
@@ -39,7 +45,7 @@ class RecommendRequest(BaseModel):
         description="A new user's features ({feature: value}), embedded by the user tower's feature "
         "path; with a history too, the two embeddings are averaged. Needs a model with user features.",
     )
-    n: int = Field(default=10, ge=1, le=MAX_N, description="Number of items to return.")
+    n: StrictInt = Field(default=10, ge=1, le=MAX_N, description="Number of items to return (not a boolean).")
     exclude: list[Id] = Field(
         default_factory=list, max_length=MAX_IDS, description="Item ids never to return."
     )
