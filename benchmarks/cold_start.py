@@ -202,7 +202,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from recsys.config import Config, apply_overrides
+    from recsys.config import Config
+    from recsys.config_loading import apply_overrides
     from recsys.log import set_verbosity
 
     set_verbosity(0)

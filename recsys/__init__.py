@@ -1,7 +1,8 @@
 """recsys: a two-tower recommender on Keras 3 (JAX by default; TensorFlow or PyTorch via KERAS_BACKEND).
 
 The public API: `Recommender` (fit, recommend, save, load; `recsys.serve.recommender`), `Config`
-and `load_config` (the settings, `recsys.config`), and the error classes (`recsys.errors`).
+and `load_config` (the settings: `recsys.config`, `recsys.config_loading`), and the error classes
+(`recsys.errors`).
 `Recommender` is imported on first use, since it loads Keras and its backend (seconds): importing
 `recsys.config` from `main.py` or the command line stays instant.
 
@@ -23,7 +24,8 @@ _os.environ.setdefault("KERAS_BACKEND", "jax")
 # Keras may import TensorFlow (when installed) for its data adapters: keep its C++ start-up logs quiet.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from recsys.config import Config, load_config
+from recsys.config import Config
+from recsys.config_loading import load_config
 from recsys.errors import ArtifactError, ConfigError, DataError, RecsysError, UsageError
 from recsys.version import __version__
 

@@ -25,7 +25,8 @@ from types import ModuleType
 from typing import Any
 
 from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
-from recsys.config import Config, apply_overrides, field_docs, load_config
+from recsys.config import Config, field_docs
+from recsys.config_loading import apply_overrides, load_config
 from recsys.errors import ConfigError, RecsysError, UsageError
 from recsys.files import output_lock
 from recsys.log import set_verbosity

@@ -5,7 +5,8 @@ import polars as pl
 from test_experiment import hook_returning, small_frame
 from test_pipeline import SMALL
 
-from recsys.config import Config, load_config
+from recsys.config import Config
+from recsys.config_loading import load_config
 from recsys.data.experiment import Experiment
 
 

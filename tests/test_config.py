@@ -14,11 +14,10 @@ from recsys.config import (
     LOSSES,
     OUTPUT_FORMATS,
     Config,
-    apply_overrides,
     choices,
     field_docs,
-    load_config,
 )
+from recsys.config_loading import apply_overrides, load_config
 from recsys.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -133,3 +133,22 @@ def test_zero_scores_are_kept_or_dropped_by_the_policy_and_it_is_said(policy, ca
 def test_only_zero_scores_with_zero_scores_drop_is_a_one_line_error():
     with pytest.raises(DataError, match="set zero_scores = 'keep'"):
         prepare(raw(["a", "b"], [1, 2], scores=[0, 0]), cfg(zero_scores="drop"))
+
+
+def test_dropped_dislikes_are_kept_as_pairs_never_to_recommend(capsys):
+    """negative_scores='drop': a dislike trains nothing, and the (user, item) pair is kept in
+    `disliked` (users x items) so that nothing recommends that item back to that user."""
+    data = raw(["a", "a", "a", "b", "b", "c"], [1, 2, 3, 1, 2, 3], scores=[4, -2, 5, 3, 1, -1])
+    prepared = prepare(data, cfg())
+    assert len(prepared.interactions) == 4
+    disliked = prepared.disliked.toarray()
+    users, items = prepared.user_vocab.indices_of(["a", "c"]), prepared.item_vocab.indices_of([2, 3])
+    assert disliked.sum() == 2 and disliked[users[0], items[0]] == 1 and disliked[users[1], items[1]] == 1
+    assert prepared.report["negative_scores_dropped"] == 2
+    assert "never recommended back" in capsys.readouterr().out
+
+
+def test_dislikes_of_filtered_users_or_items_are_left_out_of_the_pairs():
+    data = raw(["a", "a", "b", "b", "z"], [1, 2, 1, 2, 9], scores=[4, 5, 3, 1, -1])  # z and 9 vanish
+    prepared = prepare(data, cfg())
+    assert prepared.disliked.nnz == 0 and prepared.disliked.shape == (2, 2)

@@ -12,7 +12,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from recsys.config import Config, load_config
+from recsys.config import Config
+from recsys.config_loading import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCKS = [

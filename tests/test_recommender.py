@@ -228,3 +228,27 @@ def test_large_batches_go_through_the_retrieval_index_with_the_same_answers(plan
     finally:
         model._index = None
     assert approximate.items == exact.items
+
+
+def test_a_dislike_is_never_recommended_back_and_survives_save_and_load(tmp_path):
+    """Scores below zero are dropped from training (negative_scores='drop') and stay excluded
+    from that user's recommendations, through every path, after a save and a load."""
+    rng = np.random.default_rng(3)
+    users = np.repeat(np.arange(40), 8)
+    items = np.concatenate([rng.choice(30, 8, replace=False) for _ in range(40)])
+    scores = np.where(rng.random(len(users)) < 0.25, -1.0, 4.0)
+    frame = pl.DataFrame({"user": users, "item": items, "score": scores})
+    config = Config(
+        **{**SETTINGS, "max_epochs": 2, "min_interactions_per_item": 1, "min_interactions_per_user": 1}
+    )
+    model = Recommender.fit(frame, config=config)
+    disliked = frame.filter(pl.col("score") < 0)
+    assert disliked.height > 0
+    model.save(tmp_path / "bundle")
+    for reloaded in (model, Recommender.load(tmp_path / "bundle")):
+        answer = reloaded.recommend(disliked["user"].unique().to_list(), n=30)
+        recommended = {(u, i) for u, items in zip(answer.queries, answer.items) for i in items}
+        assert not recommended & set(zip(disliked["user"].to_list(), disliked["item"].to_list()))
+        everything = reloaded.recommend(disliked["user"].unique().to_list(), n=30, exclude_seen=False)
+        shown = {(u, i) for u, items in zip(everything.queries, everything.items) for i in items}
+        assert not shown & set(zip(disliked["user"].to_list(), disliked["item"].to_list()))
