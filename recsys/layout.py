@@ -40,15 +40,17 @@ class BundleFiles:
     USER_VOCAB = "user_vocab.parquet"
     ITEM_VOCAB = "item_vocab.parquet"
     SEEN = "seen.npz"
+    DISLIKED = "disliked.npz"
     USER_FEATURES = "user_features.json"
     ITEM_FEATURES = "item_features.json"
     METRICS = "metrics.json"
     HISTORY = "history.csv"
     MANIFEST = "manifest.json"
-    # Every bundle has these; feature encoders are required when the manifest lists them; the rest
-    # are informative only and never stop a load.
+    # Every bundle has these; feature encoders and the disliked pairs are required when the
+    # manifest lists them; the rest are informative only and never stop a load.
     REQUIRED = (WEIGHTS, SPEC, CONFIG, USER_VOCAB, ITEM_VOCAB, SEEN)
     ENCODERS = (USER_FEATURES, ITEM_FEATURES)
+    WHEN_LISTED = (*ENCODERS, DISLIKED)
     OPTIONAL = (METRICS, HISTORY)
 
     @staticmethod

@@ -138,9 +138,9 @@ def test_only_zero_scores_with_zero_scores_drop_is_a_one_line_error():
 def test_dropped_dislikes_are_kept_as_pairs_never_to_recommend(capsys):
     """negative_scores='drop': a dislike trains nothing, and the (user, item) pair is kept in
     `disliked` (users x items) so that nothing recommends that item back to that user."""
-    data = raw(["a", "a", "a", "b", "b", "c"], [1, 2, 3, 1, 2, 3], scores=[4, -2, 5, 3, 1, -1])
+    data = raw(["a", "a", "a", "b", "b", "c", "c"], [1, 2, 3, 1, 2, 3, 1], scores=[4, -2, 5, 3, 1, -1, 2])
     prepared = prepare(data, cfg())
-    assert len(prepared.interactions) == 4
+    assert len(prepared.interactions) == 5
     disliked = prepared.disliked.toarray()
     users, items = prepared.user_vocab.indices_of(["a", "c"]), prepared.item_vocab.indices_of([2, 3])
     assert disliked.sum() == 2 and disliked[users[0], items[0]] == 1 and disliked[users[1], items[1]] == 1

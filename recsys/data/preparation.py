@@ -13,6 +13,7 @@ from typing import cast
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from recsys.config import Config
 from recsys.data.alignment import align_features
@@ -48,6 +49,9 @@ class PreparedData:
     user_features: pl.DataFrame | None = None  # row i = features of user index i (nulls where unknown)
     item_features: pl.DataFrame | None = None
     report: dict = field(default_factory=dict)
+    # users x items: the (user, item) pairs dropped as dislikes (negative scores) of users and items
+    # that remain; never recommended back to that user. None when there are none.
+    disliked: sp.csr_matrix | None = None
 
     @property
     def n_users(self) -> int:
@@ -233,7 +237,7 @@ def _drop_negative_scores(
     if n_negative:
         say(
             f"  dropped {plural(n_negative, 'interaction')} with a negative score (negative_scores='drop'): "
-            "dislikes are not trained as likes."
+            "dislikes are not trained as likes, and never recommended back to the user who gave them."
         )
     if n_zero:
         say(f"  dropped {plural(n_zero, 'interaction')} with a score of 0 (zero_scores='drop').")
@@ -275,9 +279,12 @@ def prepare(raw: RawData, config: Config) -> PreparedData:
             "rescale the scores or set duplicate_policy to 'last' or 'max'."
         )
     n_negative = 0
+    disliked_codes: tuple[np.ndarray, np.ndarray] | None = None
     non_negative = _drop_negative_scores(scores, raw, config.zero_scores)
-    if non_negative is not None:
-        n_negative = int((~non_negative).sum())
+    if non_negative is not None and scores is not None:
+        negative = ~non_negative & np.asarray(scores < 0)  # the dislikes, not the dropped zeros
+        n_negative = int(negative.sum())
+        disliked_codes = user_codes[negative], item_codes[negative]  # kept as pairs to exclude
         user_codes, item_codes = user_codes[non_negative], item_codes[non_negative]
         scores = None if scores is None else kept_rows(scores, non_negative, np.float64)
         timestamps = None if timestamps is None else kept_rows(timestamps, non_negative, np.float64)
@@ -321,6 +328,7 @@ def prepare(raw: RawData, config: Config) -> PreparedData:
         scores=None if scores is None else kept_rows(scores, keep, np.float32),
         timestamps=None if timestamps is None else kept_rows(timestamps, keep, np.float64),
     )
+    disliked = _disliked_matrix(disliked_codes, alive_users, alive_items)
     user_features, user_report = align_features(
         raw.user_features, user_vocab, "user", user_ids, raw.user_features_source
     )
@@ -331,6 +339,7 @@ def prepare(raw: RawData, config: Config) -> PreparedData:
         "input_interactions": n_input,
         "duplicates_merged": n_merged,
         "negative_scores_dropped": n_negative,
+        "disliked_pairs_excluded": 0 if disliked is None else int(disliked.nnz),
         "filtered_interactions": n_filtered,
         "filter_rounds": rounds,
         "users_removed": int((~alive_users).sum()),
@@ -345,4 +354,22 @@ def prepare(raw: RawData, config: Config) -> PreparedData:
         f"  kept {plural(len(interactions), 'interaction')} of {plural(len(user_vocab), 'user')} "
         f"on {plural(len(item_vocab), 'item')}."
     )
-    return PreparedData(interactions, user_vocab, item_vocab, user_features, item_features, report)
+    return PreparedData(interactions, user_vocab, item_vocab, user_features, item_features, report, disliked)
+
+
+def _disliked_matrix(
+    codes: tuple[np.ndarray, np.ndarray] | None, alive_users: np.ndarray, alive_items: np.ndarray
+) -> sp.csr_matrix | None:
+    """users x items binary matrix of the dropped dislikes whose user and item remain (in the new
+    indices), or None when there are none."""
+    if codes is None:
+        return None
+    users, items = codes
+    keep = alive_users[users] & alive_items[items]
+    new_user = (np.cumsum(alive_users) - 1)[users[keep]]
+    new_item = (np.cumsum(alive_items) - 1)[items[keep]]
+    shape = (int(alive_users.sum()), int(alive_items.sum()))
+    matrix = sp.csr_matrix((np.ones(len(new_user), np.float32), (new_user, new_item)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix

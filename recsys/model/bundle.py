@@ -12,6 +12,8 @@
     user_features.json    fitted feature encoders (when features were used)
     item_features.json
     seen.npz              users x items matrix of the interactions trained on (masked at prediction)
+    disliked.npz          users x items matrix of the dislikes dropped before training (negative
+                          scores; always masked at prediction; only when there are any)
     metrics.json          metrics, best epoch, split description, data report (optional on load)
     history.csv           per-epoch loss and metrics (optional on load; absent without history)
 
@@ -85,6 +87,7 @@ class ModelBundle:
     item_encoder: FeatureEncoder | None = None
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
+    disliked: sp.csr_matrix | None = None  # users x items: dislikes, never recommended back
     manifest: dict = field(default_factory=dict)  # as loaded (load_bundle) or last saved (save)
 
     @classmethod
@@ -120,6 +123,7 @@ class ModelBundle:
             item_encoder=features.item_encoder,
             metrics={**metrics, "data": prepared.report, "identity": experiment.identity},
             history=dict(history or {}),
+            disliked=prepared.disliked,
         )
 
     def embeddings(self, which: str) -> np.ndarray:
@@ -190,6 +194,8 @@ class ModelBundle:
                 if encoder is not None:
                     encoder.save(tmp / F.encoder(side))
             sp.save_npz(tmp / F.SEEN, seen)
+            if self.disliked is not None and self.disliked.nnz:
+                sp.save_npz(tmp / F.DISLIKED, _checked_disliked(self.disliked, seen.shape, path))
             (tmp / F.METRICS).write_text(json.dumps(json_ready(self.metrics), indent=2))
             if self.history:
                 pl.DataFrame(
@@ -199,6 +205,16 @@ class ModelBundle:
             manifest = write_manifest(tmp, counts, self.metrics.get("identity"))
         self.manifest = manifest
         return path
+
+
+def _checked_disliked(disliked: sp.csr_matrix, shape: tuple, where: Path) -> sp.csr_matrix:
+    """The disliked pairs, checked to be users x items like the seen matrix."""
+    if tuple(disliked.shape) != tuple(shape):
+        raise ArtifactError(
+            f"{where}: the disliked pairs are {tuple(disliked.shape)}, the seen matrix {tuple(shape)}; "
+            "both must be users x items of the bundle."
+        )
+    return disliked.tocsr().astype(np.float32)
 
 
 def check_save_target(path: Path) -> None:
@@ -383,6 +399,13 @@ def _load_verified(folder: Path) -> ModelBundle:
             f"{folder / F.MANIFEST} records {', '.join(differing)}: the files do not match the bundle "
             f"that was written; {FIX}."
         )
+    disliked = None
+    if F.DISLIKED in manifest["files"]:
+        try:
+            disliked = sp.load_npz(folder / F.DISLIKED).tocsr()
+        except Exception as exc:
+            raise ArtifactError(f"could not read {folder / F.DISLIKED}: {one_line(exc)}") from exc
+        _checked_disliked(disliked, seen.shape, folder)
     encoders: dict[str, Any] = {}
     for side in ("user", "item"):
         if F.encoder(side) in manifest["files"]:
@@ -398,6 +421,7 @@ def _load_verified(folder: Path) -> ModelBundle:
         metrics=_read_optional(folder, F.METRICS, manifest, _read_metrics, {}),
         history=_read_optional(folder, F.HISTORY, manifest, _read_history, {}),
         manifest=manifest,
+        disliked=disliked,
     )
 
 

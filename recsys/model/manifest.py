@@ -32,9 +32,9 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 FIX = "retrain or restore the bundle"
 MANIFEST = BundleFiles.MANIFEST
-REQUIRED_FILES, ENCODER_FILES, OPTIONAL_FILES = (
+REQUIRED_FILES, LISTED_FILES, OPTIONAL_FILES = (
     BundleFiles.REQUIRED,
-    BundleFiles.ENCODERS,
+    BundleFiles.WHEN_LISTED,
     BundleFiles.OPTIONAL,
 )
 WEIGHTS = BundleFiles.WEIGHTS
@@ -48,7 +48,7 @@ def sha256(path: Path) -> str:
 def write_manifest(folder: Path, counts: dict, identity: dict | None) -> dict:
     """Write `folder/manifest.json` describing the bundle files now in `folder` (size, SHA-256,
     whether a load needs them), the counts and the run's identity; returns the manifest."""
-    names = [*REQUIRED_FILES, *ENCODER_FILES, *OPTIONAL_FILES]
+    names = [*REQUIRED_FILES, *LISTED_FILES, *OPTIONAL_FILES]
     files = {
         name: {
             "bytes": (folder / name).stat().st_size,
@@ -100,7 +100,7 @@ def read_manifest(folder: Path) -> dict:
             f"{path} has format version {manifest.get('format_version')!r}; this recsys reads versions "
             f"{' and '.join(map(str, READABLE_VERSIONS))}. Retrain with this version."
         )
-    known = {*REQUIRED_FILES, *ENCODER_FILES, *OPTIONAL_FILES}
+    known = {*REQUIRED_FILES, *LISTED_FILES, *OPTIONAL_FILES}
     for name, entry in files.items():
         valid = isinstance(entry, dict) and isinstance(entry.get("bytes"), int)
         if name not in known or not valid or not isinstance(entry.get("sha256"), str):
@@ -145,16 +145,17 @@ def verify_bundle(path: str | Path) -> dict:
     """Check a bundle folder's files against its manifest and return the manifest.
 
     Raises an ArtifactError naming the first file at fault: no manifest (or not valid JSON), a
-    required file missing or with another size or SHA-256, an encoder file the manifest does not
-    list. Optional files (metrics.json, history.csv) are not checked here: they never stop a load.
-    The model-level checks (vocabularies, counts, weights) are `load_bundle`'s."""
+    required file missing or with another size or SHA-256, an encoder file (or disliked pairs)
+    that the manifest does not list. Optional files (metrics.json, history.csv) are not checked
+    here: they never stop a load. The model-level checks (vocabularies, counts, weights) are
+    `load_bundle`'s."""
     folder = Path(path)
     manifest = read_manifest(folder)
     for name, entry in manifest["files"].items():
         problem = None if name in OPTIONAL_FILES else file_problem(folder / name, entry)
         if problem:
             raise ArtifactError(f"{folder / name} {problem}; retrain or restore it.")
-    for name in ENCODER_FILES:
+    for name in LISTED_FILES:
         if name not in manifest["files"] and (folder / name).exists():
             raise ArtifactError(
                 f"{folder / name} is not in {MANIFEST}: it was added after the bundle was written; "

@@ -172,7 +172,8 @@ class ItemRanking:
         Args:
             users: User indices; -1 for a user the model does not know.
             k: Items per user.
-            exclude_seen: Leave out each user's training items.
+            exclude_seen: Leave out each user's training items (the items a user disliked, whose
+                negative scores were dropped, are left out either way).
             candidates: Item indices to rank among (default: every item).
             exclude: users x items sparse matrix of further items to leave out (e.g. a request's
                 blocked items), or None.
@@ -186,8 +187,10 @@ class ItemRanking:
         known = users >= 0
         if known.any():
             rows = users[known]
+            disliked = self.bundle.disliked
             excluded = union(
                 self.bundle.seen[rows] if exclude_seen else None,
+                None if disliked is None else disliked[rows],  # dislikes: always left out
                 None if exclude is None else exclude[np.flatnonzero(known)],
             )
             top[known], scores[known] = self._search(

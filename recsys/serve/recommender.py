@@ -394,14 +394,17 @@ class Recommender(ItemRanking):
         table = bundle.item_encoder.transform_records(records, ignore=("id",))
         combined = pl.concat([vocab.ids, new_ids])
         order = combined.arg_sort().to_numpy()  # new index -> position in (old items, then new ones)
-        seen = sp.hstack(
-            [bundle.seen, sp.csr_matrix((bundle.seen.shape[0], len(ids)), dtype=np.float32)]
-        ).tocsr()
+
+        def grown(matrix: sp.csr_matrix) -> sp.csr_matrix:  # users x (items + new items), new order
+            empty = sp.csr_matrix((matrix.shape[0], len(ids)), dtype=np.float32)
+            return sp.hstack([matrix, empty]).tocsr()[:, order]
+
         self._use(
             bundle.replace(
                 model=with_new_items(model, table, order),
                 item_vocab=Vocabulary(combined.gather(order), "item"),
-                seen=seen[:, order],
+                seen=grown(bundle.seen),
+                disliked=None if bundle.disliked is None else grown(bundle.disliked),
             )
         )
         return len(ids)
