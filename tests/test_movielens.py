@@ -4,8 +4,8 @@ import zipfile
 
 import polars as pl
 import pytest
-from conftest import MOVIELENS, needs_movielens
 
+from conftest import MOVIELENS, needs_movielens
 from recsys.config import Config
 from recsys.data.hook import load_from_hook
 from recsys.data.movielens import download_movielens, load_movielens
