@@ -36,6 +36,7 @@ import polars as pl
 from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
 from recsys.config import Config
 from recsys.data.experiment import Experiment
+from recsys.data.raw import SCORE
 from recsys.errors import ConfigError, UsageError
 from recsys.eval.compare import compare_models as compare
 from recsys.eval.tuning import tune
@@ -256,7 +257,8 @@ def _users_outside_the_model(
     experiment: Experiment, recommender: Recommender
 ) -> tuple[pl.Series, np.ndarray, np.ndarray, np.ndarray]:
     """The input's users that the model does not know (removed by the filter), with their top-N by
-    fold-in from their interactions, or the most popular items when none of their items is known."""
+    fold-in from their interactions, or the most popular items when none of their items is known.
+    Their dislikes (negative scores) are not folded in as likes, and never recommended back."""
     interactions = experiment.raw.interactions
     vocab = recommender.user_vocab
     outside = interactions.filter(pl.Series(vocab.indices_of(interactions["user"]) < 0))
@@ -266,8 +268,15 @@ def _users_outside_the_model(
         return pl.Series("id", [], dtype=vocab.ids.dtype), empty.astype(np.int32), empty, np.zeros(0, object)
     users = outside["user"].unique().sort()
     rows = users.search_sorted(outside["user"]).to_numpy()
-    histories, _ = recommender.history_rows(rows, outside["item"], len(users))
-    top, scores, fallback = recommender.rank_histories(histories, n)
+    disliked = np.zeros(len(rows), dtype=bool)
+    if SCORE in outside.columns:
+        disliked = (outside[SCORE] < 0).fill_null(False).to_numpy()
+    items = outside["item"]
+    histories, _ = recommender.history_rows(rows[~disliked], items.filter(pl.Series(~disliked)), len(users))
+    excluded = None
+    if disliked.any():
+        excluded, _ = recommender.history_rows(rows[disliked], items.filter(pl.Series(disliked)), len(users))
+    top, scores, fallback = recommender.rank_histories(histories, n, exclude=excluded)
     return users, top, scores, np.where(fallback, "popular", "fold_in").astype(object)
 
 

@@ -4,6 +4,7 @@ data and model settings, and says why otherwise; stage headers; one error class 
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from test_experiment import hook_returning, small_frame
 
@@ -11,6 +12,7 @@ from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.errors import ConfigError, UsageError
 from recsys.pipeline import production_epochs, run_action, run_actions, validation_epochs
+from recsys.serve.recommender import Recommender
 
 SMALL = dict(
     min_interactions_per_item=1,
@@ -149,3 +151,33 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, setting):
     with pytest.raises(ConfigError, match=f"config '{setting}' is"):
         run_actions(actions, Experiment(config, hook_returning(small_frame(), calls)))
     assert calls == []  # refused before the data were even read
+
+
+def test_a_user_outside_the_model_gets_no_disliked_item_back(tmp_path):
+    """Users the minimum-count filter removed are served by fold-in from their raw interactions:
+    their dislikes (negative scores) are not folded in as likes, and never come back."""
+    frame = small_frame().with_columns(pl.lit(4.0).alias("score"))
+    n_items = int(frame["item"].max()) + 1
+    late = pl.DataFrame(  # user 999: 2 likes and 2 dislikes, under min_interactions_per_user=5
+        {"user": [999] * 4, "item": [0, 1, 2, 3], "timestamp": [0.5] * 4, "score": [5.0, 5.0, -1.0, -2.0]}
+    )
+    config = Config(
+        output_dir=str(tmp_path / "artifacts"),
+        figures_dir=str(tmp_path / "figures"),
+        report_fpath=str(tmp_path / "report.html"),
+        recommendations_fpath=str(tmp_path / "recommendations.json"),
+        top_n=n_items,  # every item that may be recommended
+        production_epochs=1,
+        **SMALL,
+    )
+    frame = pl.concat([frame, late.select(frame.columns)])
+    run_actions(
+        ["train_production_model", "compute_predictions"], Experiment(config, hook_returning(frame, []))
+    )
+    lists = json.loads((tmp_path / "recommendations.json").read_text())
+    items = [item for item, _ in lists["999"]]
+    assert items and not {0, 1, 2, 3} & set(items)  # likes: the history; dislikes: never back
+    assert len(items) == n_items - 4
+    model = Recommender.load(tmp_path / "artifacts" / "production_model")
+    likes_only = model.recommend_from_history([0, 1], n=n_items).items[0]
+    assert items == [item for item in likes_only if item not in (2, 3)]  # folded in from the likes
