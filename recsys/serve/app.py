@@ -233,6 +233,17 @@ def _error(status: int, message: str) -> Any:
     return JSONResponse({"error": _short(message, MAX_ERROR_CHARS)}, status_code=status)
 
 
+def _path_id(vocab: Any, name: str, text: str) -> tuple[Any, int]:
+    """A path's id in the vocabulary's type (None when it cannot be one) and its index (-1 when
+    unknown); an HTTP 422 for an id over MAX_ID_CHARS characters."""
+    from starlette.exceptions import HTTPException
+
+    if len(text) > MAX_ID_CHARS:
+        raise HTTPException(422, f"{name}: at most {MAX_ID_CHARS:,} characters (got {len(text):,}).")
+    value = vocab.coerce(text)
+    return value, vocab.index_of(value)
+
+
 def _short(text: str, limit: int) -> str:
     """`text` on one line, cut to `limit` characters (an ellipsis marks the cut)."""
     text = " ".join(str(text).split())
@@ -345,10 +356,7 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
     async def recommend_user(
         user_id: Annotated[str, PathParam(description="A user id.")], n: N = 10
     ) -> JSONResponse:
-        if len(user_id) > MAX_ID_CHARS:
-            return _error(422, f"user_id: at most {MAX_ID_CHARS:,} characters (got {len(user_id):,}).")
-        user = users.coerce(user_id)
-        index = users.index_of(user)
+        user, index = _path_id(users, "user_id", user_id)
         answer = ranker.popular(n) if index < 0 else await ranked("user", (index, n, frozenset()))
         return JSONResponse(
             {"user": user_id if user is None else user, "items": _scored(answer), "fallback": index < 0}
@@ -390,10 +398,7 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
     async def similar(
         item_id: Annotated[str, PathParam(description="An item id.")], n: N = 10
     ) -> JSONResponse:
-        if len(item_id) > MAX_ID_CHARS:
-            return _error(422, f"item_id: at most {MAX_ID_CHARS:,} characters (got {len(item_id):,}).")
-        item = items.coerce(item_id)
-        index = items.index_of(item)
+        item, index = _path_id(items, "item_id", item_id)
         if index < 0:
             return _error(404, f"unknown item {quoted(item_id)}: the model knows {len(items):,} items.")
         return JSONResponse({"item": item, "items": _scored(await ranked("similar", (index, n)))})
