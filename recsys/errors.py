@@ -36,6 +36,7 @@ __all__ = [
     "first_rows",
     "one_line",
     "quoted",
+    "shortened",
 ]
 
 QUOTE_LIMIT = 80  # characters of a value quoted in a message
@@ -80,18 +81,28 @@ def a_type(kind: type) -> str:
     return ("an " if name[:1].lower() in "aeiou" else "a ") + name
 
 
+def shortened(text: str, limit: int) -> str:
+    """`text` on one line (runs of white space as one space), cut to `limit` characters with an
+    ellipsis marking the cut.
+
+    Example:
+        >>> shortened("a   b " + "c" * 20, 10)
+        'a b ccc...'
+    """
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def first_line(exc: BaseException, limit: int = 120) -> str:
     """The first line of a library's message, cut to `limit` characters (never its hints)."""
     lines = str(exc).strip().splitlines()
-    text = lines[0].strip() if lines else type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shortened(lines[0] if lines else type(exc).__name__, limit)
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's whole message on one line, cut to `limit` characters (Keras and h5py
     messages span several lines)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shortened(str(exc), limit) or type(exc).__name__
 
 
 def first_rows(mask: pl.Series | np.ndarray | list, limit: int = 5) -> str:

@@ -366,8 +366,7 @@ def _disliked_matrix(
         return None
     users, items = codes
     keep = alive_users[users] & alive_items[items]
-    new_user = (np.cumsum(alive_users) - 1)[users[keep]]
-    new_item = (np.cumsum(alive_items) - 1)[items[keep]]
+    new_user, new_item = _reindex(users[keep], alive_users), _reindex(items[keep], alive_items)
     shape = (int(alive_users.sum()), int(alive_items.sum()))
     matrix = sp.csr_matrix((np.ones(len(new_user), np.float32), (new_user, new_item)), shape=shape)
     matrix.sum_duplicates()

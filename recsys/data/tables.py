@@ -153,11 +153,14 @@ def _offset_columns(file: Path) -> list[str]:
     ]
 
 
-def _parquet_in_utc(file: Path, columns: list[str]) -> pl.LazyFrame:
-    """A file with fixed-offset timestamp `columns`, read through pyarrow with those columns as the
-    same instants in UTC (the values are UTC instants already: only the zone label changes)."""
-    table = pq.read_table(file)
-    for name in columns:
+def _parquet_in_utc(file: Path, offsets: list[str], columns: tuple | None) -> pl.LazyFrame:
+    """A file with fixed-offset timestamp columns (`offsets`), read through pyarrow (only `columns`
+    when the file has them all) with those columns as the same instants in UTC (the values are UTC
+    instants already: only the zone label changes)."""
+    names = pq.read_schema(file).names
+    wanted = list(dict.fromkeys(columns)) if columns and set(columns) <= set(names) else None
+    table = pq.read_table(file, columns=wanted)
+    for name in (name for name in offsets if name in table.column_names):
         index = table.schema.get_field_index(name)
         utc = pa.timestamp(table.schema.field(name).type.unit, tz="UTC")
         table = table.set_column(index, name, table.column(name).cast(utc))
@@ -171,7 +174,7 @@ def _scan_parquet(files: list[Path], columns: tuple | None) -> pl.LazyFrame:
     columns, so that the missing-column error can list the columns the data has)."""
     offsets = [_offset_columns(file) for file in files]
     if any(offsets):
-        parts = [_parquet_in_utc(f, o) if o else pl.scan_parquet(f) for f, o in zip(files, offsets)]
+        parts = [_parquet_in_utc(f, o, columns) if o else pl.scan_parquet(f) for f, o in zip(files, offsets)]
         lazy = pl.concat(parts, how="vertical")
     else:
         lazy = pl.scan_parquet(files)

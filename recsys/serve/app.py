@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from recsys.errors import RecsysError, quoted
+from recsys.errors import RecsysError, quoted, shortened
 from recsys.files import json_ready
 from recsys.layout import BundleFiles
 from recsys.serve.batcher import Batcher
@@ -163,7 +163,7 @@ def validation_message(errors: Sequence[Any], json_body: bool = True) -> str:
     """One line naming each invalid field, e.g. "n: Input should be less than or equal to 1000 (got 0)"."""
     parts: list[str] = []
     for error in errors:
-        loc = [_short(str(p), 40) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
+        loc = [shortened(str(p), 40) for p in error.get("loc", ()) if p not in ("query", "path", "body")]
         message, kind = error.get("msg", "invalid"), error.get("type")
         if len(loc) > 1 and loc[-1] in ("int", "str"):  # one error per member of `int | str`
             loc, message = loc[:-1], "Input should be an id (an integer or a string)"
@@ -182,7 +182,7 @@ def validation_message(errors: Sequence[Any], json_body: bool = True) -> str:
             parts.append(text)
     if len(parts) > 5:
         parts = [*parts[:5], f"and {len(parts) - 5} more"]
-    return _short("invalid request: " + "; ".join(parts), MAX_ERROR_CHARS)
+    return shortened("invalid request: " + "; ".join(parts), MAX_ERROR_CHARS)
 
 
 def create_app(model: Recommender | RequestRanker, bundle_path: str | Path | None = None) -> "FastAPI":
@@ -230,7 +230,7 @@ def _error(status: int, message: str) -> Any:
     """A JSON error `{"error": "<one line>"}`, at most MAX_ERROR_CHARS long whatever it quotes."""
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"error": _short(message, MAX_ERROR_CHARS)}, status_code=status)
+    return JSONResponse({"error": shortened(message, MAX_ERROR_CHARS)}, status_code=status)
 
 
 def _path_id(vocab: Any, name: str, text: str) -> tuple[Any, int]:
@@ -242,12 +242,6 @@ def _path_id(vocab: Any, name: str, text: str) -> tuple[Any, int]:
         raise HTTPException(422, f"{name}: at most {MAX_ID_CHARS:,} characters (got {len(text):,}).")
     value = vocab.coerce(text)
     return value, vocab.index_of(value)
-
-
-def _short(text: str, limit: int) -> str:
-    """`text` on one line, cut to `limit` characters (an ellipsis marks the cut)."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class BodyLimit:
@@ -316,7 +310,7 @@ def _handle_errors(app: "FastAPI") -> None:
 
     @app.exception_handler(RecsysError)
     async def project_error(request: Request, exc: RecsysError) -> JSONResponse:
-        return _error(400, " ".join(str(exc).split()))
+        return _error(400, str(exc))  # made one short line by _error
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
