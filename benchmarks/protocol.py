@@ -1,10 +1,12 @@
 """The offline quality protocol shared by the benchmark scripts.
 
-- Data: MovieLens `ratings.csv`, every rating an interaction (binary for the peers; the rating is
-  the interaction's score), no minimum-count filter; or the built-in demo data
+- Data: a MovieLens folder of either layout (`ml-latest-small`'s ratings.csv, `ml-1m`'s
+  ratings.dat; `recsys.data.movielens`), every rating an interaction (binary for the peers; the
+  rating is the interaction's score), no minimum-count filter; or the built-in demo data
   (`load_demo_interactions`), likewise unfiltered.
 - Test: per user, 20 % of the interactions (floor, at least one; users with one interaction keep
-  it in training), chosen at random (seeded) or the last ones by time.
+  it in training), chosen at random (seeded) or the last ones by time; or, leave-last-out, each
+  user's last interaction by time (the published sequential protocol).
 - Validation: carved the same way from the training part. Hyper-parameters are chosen on it, with
   models trained on train-minus-validation; the final model is then retrained on the whole
   training part with the chosen settings and evaluated once on test.
@@ -23,8 +25,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.config import Config
+from recsys.data.hook import load_from_hook
 from recsys.data.interactions import Interactions
-from recsys.data.loading import load_from_files
+from recsys.data.movielens import load_movielens
 from recsys.data.preparation import prepare
 from recsys.data.splitting import per_user_holdout
 from recsys.errors import DataError
@@ -33,30 +36,29 @@ from recsys.log import plural, say
 TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.2
 KS = (10, 20)
-DEFAULT_MOVIELENS = (
-    Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small" / "ratings.csv"
-)
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DEFAULT_MOVIELENS = SHARED_DATASETS / "ml-latest-small"
+
+
+def movielens_folder(path: str | Path) -> Path | None:
+    """The MovieLens folder at `path` (a folder, or its ratings.csv / ratings.dat), None if absent."""
+    path = Path(path)
+    folder = path.parent if path.name in ("ratings.csv", "ratings.dat") else path
+    has_ratings = (folder / "ratings.csv").is_file() or (folder / "ratings.dat").is_file()
+    return folder if has_ratings else None
 
 
 def load_movielens_interactions(path: str | Path = DEFAULT_MOVIELENS) -> Interactions:
-    """MovieLens ratings (userId, movieId, rating, timestamp) as indexed interactions: every rating
-    counts, no user or item is filtered out."""
-    path = Path(path)
-    if not path.exists():
+    """MovieLens ratings (either layout, `recsys.data.movielens`) as indexed interactions: every
+    rating counts, no user or item is filtered out."""
+    folder = movielens_folder(path)
+    if folder is None:
         raise DataError(
-            f"MovieLens ratings file {path} does not exist; pass the path to ml-latest-small/ratings.csv "
-            "(columns userId, movieId, rating, timestamp)."
+            f"no MovieLens ratings at {path}; pass a folder holding ratings.csv (ml-latest-small) or "
+            "ratings.dat (ml-1m)."
         )
-    config = Config(
-        raw_data_fpath=str(path),
-        user_column="userId",
-        item_column="movieId",
-        score_column="rating",
-        timestamp_column="timestamp",
-        min_interactions_per_user=1,
-        min_interactions_per_item=1,
-    ).validate()
-    return prepare(load_from_files(config), config).interactions
+    config = Config(min_interactions_per_user=1, min_interactions_per_item=1).validate()
+    return prepare(load_from_hook(load_movielens(folder, with_features=False)), config).interactions
 
 
 def load_demo_interactions(n_users: int, seed: int, score: str) -> Interactions:
@@ -86,17 +88,24 @@ class ProtocolSplits(NamedTuple):
         return self.train.subset(~np.isin(_pair_keys(self.train), _pair_keys(self.validation)))
 
 
-def protocol_splits(interactions: Interactions, by_time: bool, seed: int) -> ProtocolSplits:
-    """Per-user test holdout (20 %, random or last by time), then a validation holdout carved the same
-    way from what remains. Unpacks as (train, validation, test)."""
+def protocol_splits(
+    interactions: Interactions, by_time: bool, seed: int, leave_last_out: bool = False
+) -> ProtocolSplits:
+    """Per-user test holdout (20 %, random or last by time; with `leave_last_out` each user's last
+    interaction by time), then a validation holdout carved the same way from what remains. Unpacks
+    as (train, validation, test)."""
+    by_time = by_time or leave_last_out
     if by_time and interactions.timestamps is None:
         raise DataError("a time-based split needs timestamps; the interactions have none.")
-    is_test = per_user_holdout(interactions, TEST_FRACTION, by_time, seed)
+    test_fraction = None if leave_last_out else TEST_FRACTION
+    validation_fraction = None if leave_last_out else VALIDATION_FRACTION
+    is_test = per_user_holdout(interactions, test_fraction, by_time, seed)
     train, test = interactions.subset(~is_test), interactions.subset(is_test)
-    is_validation = per_user_holdout(train, VALIDATION_FRACTION, by_time, seed + 1)
+    is_validation = per_user_holdout(train, validation_fraction, by_time, seed + 1)
     splits = ProtocolSplits(train, train.subset(is_validation), test)
+    kind = "leave last out" if leave_last_out else "last 20 % by time" if by_time else "random 20 %"
     say(
-        f"  split ({'last 20 % by time' if by_time else 'random 20 %'}, seed {seed}): "
+        f"  split ({kind}, seed {seed}): "
         f"{plural(len(train), 'training interaction')} "
         f"(of which {plural(len(splits.validation), 'validation interaction')}), "
         f"{plural(len(test), 'test interaction')}."

@@ -55,7 +55,7 @@ __all__ = [
 
 # --- choice lists: each Literal is the one source of its values ------------------------------
 Loss = Literal["softmax", "bce", "bpr", "mse"]
-SplitStrategy = Literal["auto", "time", "random", "global_time"]
+SplitStrategy = Literal["auto", "time", "random", "global_time", "leave_last_out"]
 DuplicatePolicy = Literal["last", "max", "sum", "error"]
 NegativeScores = Literal["drop", "error"]
 ZeroScores = Literal["keep", "drop"]
@@ -68,6 +68,7 @@ Distribution = Literal["none", "data_parallel", "model_parallel"]
 
 LOSSES: tuple[str, ...] = typing.get_args(Loss)
 SPLITS: tuple[str, ...] = typing.get_args(SplitStrategy)
+TIME_SPLITS: tuple[str, ...] = ("time", "global_time", "leave_last_out")  # the splits that need timestamps
 DUPLICATE_POLICIES: tuple[str, ...] = typing.get_args(DuplicatePolicy)
 NEGATIVE_SCORE_POLICIES: tuple[str, ...] = typing.get_args(NegativeScores)
 ZERO_SCORE_POLICIES: tuple[str, ...] = typing.get_args(ZeroScores)
@@ -192,7 +193,8 @@ class Config:
     split_strategy: SplitStrategy = _f(
         "auto",
         "'time': last interactions of each user; 'random': seeded random; 'global_time': one "
-        "cutoff for all; 'auto': time when timestamps exist, else random.",
+        "cutoff for all; 'leave_last_out': each user's last interaction; 'auto': time when "
+        "timestamps exist, else random.",
     )
     global_time_cutoff_quantile: OpenFraction = _f(
         0.8,
@@ -334,7 +336,7 @@ class Config:
         """The recency strength in force: the configured one, or the automatic choice (see its doc)."""
         if self.recency_weighting is not None:
             return float(self.recency_weighting)
-        return 2.0 if has_timestamps and self.split_strategy in ("auto", "time", "global_time") else 0.0
+        return 2.0 if has_timestamps and self.split_strategy in TIME_SPLITS + ("auto",) else 0.0
 
     def validate(self) -> Config:
         """Check every field against its annotation (types, choices, ranges) and the cross-field

@@ -2,6 +2,7 @@
 config file are written, and what they hold is consistent with the models they report."""
 
 import polars as pl
+import pytest
 from test_experiment import hook_returning, small_frame
 from test_pipeline import SMALL
 
@@ -33,6 +34,24 @@ def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path):
     assert all(0 <= value <= 1 for value in table["NDCG@10"].to_list())
     assert (tmp_path / "a" / "comparison.md").read_text().count("\n| ") == len(rows)
     assert (tmp_path / "f" / "model_comparison.png").stat().st_size > 5000
+    # The two-tower row: its difference to the best baseline by NDCG@20, with a paired interval.
+    from recsys.eval.compare import VERSUS
+    from recsys.eval.intervals import paired_bootstrap
+
+    best = max(rows[:-1], key=lambda row: row["NDCG@20"])
+    tower = rows[-1]
+    assert tower["reference"] == best["model"]
+    for metric in ("Recall@20", "NDCG@20"):
+        expected = paired_bootstrap(tower["per_user"][metric], best["per_user"][metric], seed=config.seed)
+        assert tower["intervals"][metric] == expected
+        assert expected.change == pytest.approx(100 * (tower[metric] / best[metric] - 1))
+        assert table[f"{metric} vs best %"].to_list()[:-1] == [None] * (len(rows) - 1)
+        low, change, high = (table[f"{metric} vs best{part} %"][-1] for part in (" low", "", " high"))
+        assert low <= change <= high and (low, change, high) == (expected.low, expected.change, expected.high)
+    assert table[VERSUS].to_list()[:-1] == [None] * (len(rows) - 1)
+    assert table[VERSUS][-1].startswith(f"{best['model']}: R@20 {tower['intervals']['Recall@20']}, N@20 ")
+    assert table[VERSUS][-1] in (tmp_path / "a" / "comparison.md").read_text()
+    assert len(best["per_user"]["NDCG@20"]) == len(tower["per_user"]["NDCG@20"]) == tower["users"]
 
 
 def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path):

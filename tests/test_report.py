@@ -6,6 +6,7 @@ without a console error, with every image loaded."""
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -93,6 +94,12 @@ def test_the_report_shows_metrics_beside_most_popular_and_the_comparison(full_ru
     comparison = pl.read_csv(Path(config.output_dir) / "comparison.csv")
     for model in comparison["model"]:
         assert f'<td class="name">{model}</td>' in page
+    # compare_models on the demo: the two-tower row's difference to the best baseline, with its interval
+    from recsys.eval.compare import VERSUS
+
+    versus = comparison.filter(pl.col("model").str.starts_with("two-tower"))[VERSUS].to_list()
+    assert versus and all(re.search(r"R@20 [+-]\d+\.\d % \[[+-]\d+\.\d, [+-]\d+\.\d\]", v) for v in versus)
+    assert all(html.escape(v) in page for v in versus) and "95 % paired bootstrap interval" in page
     assert "EASE" in page and "iALS" in page
     from recsys.data.demo import generate_demo
     from recsys.data.summary import summarize

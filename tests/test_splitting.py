@@ -115,3 +115,38 @@ def test_tiebreak_draws_made_in_blocks_equal_one_call(monkeypatch):
     rows = np.array([3, 700, 64, 65, 999, 128])
     draws = splitting._draws_at(np.random.default_rng(7), rows, 1000)
     assert np.array_equal(draws, np.random.default_rng(7).random(1000)[rows])
+
+
+def test_leave_last_out_holds_out_each_users_last_interaction_by_time():
+    data = random_interactions(seed=3)
+    split = split_interactions(data, Config(split_strategy="leave_last_out"))
+    counts = data.user_counts()
+    val_counts = split.validation.user_counts()
+    assert np.array_equal(val_counts, (counts >= 2).astype(val_counts.dtype))  # singles: none
+    assert len(split.train) + len(split.validation) == len(data)
+    latest = np.full(data.n_users, -np.inf)
+    np.maximum.at(latest, data.users, data.timestamps)
+    assert np.array_equal(split.validation.timestamps, latest[split.validation.users])
+    assert split.description["strategy"] == "leave_last_out"
+    assert "per_user_val_fraction" not in split.description
+    assert Config(split_strategy="leave_last_out").effective_recency_weighting(True) == 2.0
+
+
+def test_leave_last_out_breaks_ties_in_time_by_the_seed():
+    n_users = 300
+    users = np.repeat(np.arange(n_users), 4).astype(np.int32)
+    items = np.tile(np.arange(4), n_users).astype(np.int32)
+    times = np.tile([0.0, 1.0, 2.0, 2.0], n_users)  # the last two of every user tie
+    data = Interactions(users, items, n_users, 4, timestamps=times)
+    held = [
+        split_interactions(data, Config(split_strategy="leave_last_out", seed=seed)).validation.items
+        for seed in (0, 0, 1)
+    ]
+    assert np.array_equal(held[0], held[1])
+    assert set(np.unique(held[0])) == {2, 3}
+    assert not np.array_equal(held[0], held[2])
+
+
+def test_leave_last_out_without_timestamps_is_a_config_error():
+    with pytest.raises(ConfigError, match="split_strategy='leave_last_out' needs timestamps"):
+        split_interactions(random_interactions(with_time=False), Config(split_strategy="leave_last_out"))

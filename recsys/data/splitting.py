@@ -3,7 +3,9 @@
 - 'time': the last `fraction` of each user's interactions by time (the honest default when
   timestamps exist: a random split leaks the future and flatters the model);
 - 'random': a seeded random `fraction` of each user's interactions;
-- 'global_time': everything after one time cutoff (a quantile of all timestamps).
+- 'global_time': everything after one time cutoff (a quantile of all timestamps);
+- 'leave_last_out': each user's last interaction by time (the protocol of published sequential
+  results: SASRec, gSASRec, HSTU), the rest trains.
 
 Invariants: every user in validation keeps at least one training interaction; users with a single
 interaction stay in training only. The result records how it was made.
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.config import Config
+from recsys.config import TIME_SPLITS, Config
 from recsys.data.arrays import sort_order
 from recsys.data.interactions import Interactions
 from recsys.errors import ConfigError, DataError
@@ -39,17 +41,23 @@ class Split:
     description: dict = field(default_factory=dict)
 
 
-def holdout_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
-    """Interactions each user holds out: floor(fraction * n), at least 1, at most n - 1 (0 for n < 2)."""
-    n_val = np.maximum(1, np.floor(fraction * counts).astype(np.int64))
+def holdout_counts(counts: np.ndarray, fraction: float | None) -> np.ndarray:
+    """Interactions each user holds out: floor(fraction * n), at least 1, at most n - 1 (0 for n < 2);
+    fraction None holds out exactly one (leave-last-out)."""
+    n_val = np.ones(len(counts), dtype=np.int64)
+    if fraction is not None:
+        n_val = np.maximum(1, np.floor(fraction * counts).astype(np.int64))
     return np.where(counts >= 2, np.minimum(n_val, counts - 1), 0)
 
 
 DRAW_BLOCK = 1 << 20  # tiebreak draws per block (8 MB)
 
 
-def per_user_holdout(interactions: Interactions, fraction: float, by_time: bool, seed: int) -> np.ndarray:
-    """Boolean mask of validation rows: each user's last (by time) or random `fraction`.
+def per_user_holdout(
+    interactions: Interactions, fraction: float | None, by_time: bool, seed: int
+) -> np.ndarray:
+    """Boolean mask of validation rows: each user's last (by time) or random `fraction` (None: one
+    interaction per user with two or more; ties in time are broken by a seeded draw).
 
     In the sorted order each user's rows are one block, its training rows first: the mask in that
     order is one `np.repeat` of False/True per user, put back in row order with one scatter (no
@@ -134,7 +142,7 @@ def split_interactions(interactions: Interactions, config: Config) -> Split:
     has_time = interactions.timestamps is not None
     if strategy == "auto":
         strategy = "time" if has_time else "random"
-    if strategy in ("time", "global_time") and not has_time:
+    if strategy in TIME_SPLITS and not has_time:
         raise ConfigError(
             f"split_strategy={strategy!r} needs timestamps; "
             "set timestamp_column in config.py or use 'random'."
@@ -150,6 +158,8 @@ def split_interactions(interactions: Interactions, config: Config) -> Split:
                 f"  {plural(moved, 'interaction')} after the cutoff belong to users "
                 "with no earlier history: kept in training."
             )
+    elif strategy == "leave_last_out":
+        is_val = per_user_holdout(interactions, None, True, config.seed)
     else:
         is_val = per_user_holdout(interactions, config.per_user_val_fraction, strategy == "time", config.seed)
         description["per_user_val_fraction"] = config.per_user_val_fraction

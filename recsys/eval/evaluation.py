@@ -22,10 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.errors import DataError
-from recsys.eval.metrics import metrics_from_topk
+from recsys.eval.metrics import metrics_from_topk, user_metrics_from_topk
 from recsys.ranking.exact import SCORER_BLOCK, ScorerIndex
 
-__all__ = ["Scorer", "embedding_scorer", "evaluate"]
+__all__ = ["Scorer", "embedding_scorer", "evaluate", "evaluate_per_user"]
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 
@@ -52,13 +52,58 @@ def evaluate(
     Raises:
         DataError: the two matrices are not of one shape.
     """
+    users, top = _ranked(scorer, train, heldout, ks, block_size)
+    return metrics_from_topk(top, heldout[users], ks, train.shape[1])
+
+
+def evaluate_per_user(
+    scorer: Scorer,
+    train: sp.csr_matrix,
+    heldout: sp.csr_matrix,
+    ks: list[int],
+    block_size: int = SCORER_BLOCK,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """`evaluate`'s figures and, beside them, each user's values (what a paired interval between
+    two systems resamples: `recsys.eval.intervals.paired_bootstrap`).
+
+    Args:
+        scorer: user indices -> float32 scores (users x items).
+        train: users x items, the items each ranking excludes.
+        heldout: users x items, the held-out interactions to find.
+        ks: The cut-offs K.
+        block_size: Users per scorer call.
+
+    Returns:
+        (the means, as `evaluate` returns them; metric name -> one value per user with held-out
+        items, in user order: two systems evaluated on one held-out matrix have aligned arrays).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> train = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32))
+        >>> heldout = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 0]], dtype=np.float32))
+        >>> items = np.array([[1, 0], [1, 1], [0, 1]], np.float32)
+        >>> scorer = embedding_scorer(np.eye(2, dtype=np.float32), items)
+        >>> means, per_user = evaluate_per_user(scorer, train, heldout, [1])
+        >>> per_user["HitRate@1"], means["HitRate@1"]
+        (array([1., 0.]), 0.5)
+    """
+    users, top = _ranked(scorer, train, heldout, ks, block_size)
+    return metrics_from_topk(top, heldout[users], ks, train.shape[1]), user_metrics_from_topk(
+        top, heldout[users], ks
+    )
+
+
+def _ranked(
+    scorer: Scorer, train: sp.csr_matrix, heldout: sp.csr_matrix, ks: list[int], block_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the users with held-out items, their top max(ks) unseen items)."""
     if train.shape != heldout.shape:
         raise DataError(
             f"train {train.shape} and held-out {heldout.shape} matrices must both be users x items"
         )
     users = np.flatnonzero(np.diff(heldout.indptr) > 0)
     top, _ = ScorerIndex(scorer, train.shape[1], block_size).search(users, max(ks), train[users])
-    return metrics_from_topk(top, heldout[users], ks, train.shape[1])
+    return users, top
 
 
 def embedding_scorer(

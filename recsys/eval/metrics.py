@@ -20,14 +20,30 @@ import scipy.sparse as sp
 
 from recsys.errors import ConfigError
 
-__all__ = ["metrics_from_topk"]
+__all__ = ["metrics_from_topk", "user_metrics_from_topk"]
 
 
-def metrics_from_topk(
-    top_items: np.ndarray, relevant: sp.csr_matrix, ks: list[int], n_items: int
-) -> dict[str, float]:
-    """Metrics from ranked lists. `top_items` (n_users x Kmax, -1 padding) and `relevant` (n_users x
-    n_items held-out matrix) have rows for the same users; users without held-out items are skipped."""
+def user_metrics_from_topk(
+    top_items: np.ndarray, relevant: sp.csr_matrix, ks: list[int]
+) -> dict[str, np.ndarray]:
+    """Each user's metrics from ranked lists: the per-user values that `metrics_from_topk` averages
+    (what a paired bootstrap over users resamples, `recsys.eval.intervals`).
+
+    Args:
+        top_items: n_users x Kmax ranked item indices, -1 padding.
+        relevant: n_users x n_items held-out matrix, rows for the same users.
+        ks: The cut-offs K (each at most Kmax).
+
+    Returns:
+        Metric name -> float64 array with one value per user that has held-out items, in row
+        order (every metric of the module doc but Coverage, which is not a per-user figure).
+
+    Example:
+        >>> import numpy as np, scipy.sparse as sp
+        >>> relevant = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 0]], dtype=np.float32))
+        >>> user_metrics_from_topk(np.array([[1, 2], [2, 1]]), relevant, [1])["HitRate@1"]
+        array([1., 0.])
+    """
     ks = sorted(set(int(k) for k in ks))
     kmax = top_items.shape[1]
     n_relevant = np.diff(relevant.indptr)
@@ -43,7 +59,7 @@ def metrics_from_topk(
     hits = hits.reshape(top.shape)
     discounts = 1.0 / np.log2(np.arange(kmax) + 2.0)
     cum_hits = np.cumsum(hits, axis=1)
-    results: dict[str, float] = {}
+    results: dict[str, np.ndarray] = {}
     for k in ks:
         if k > kmax:
             raise ConfigError(f"metric cut-off K={k} exceeds the {kmax} ranked items available")
@@ -51,16 +67,40 @@ def metrics_from_topk(
         n_hits = cum_hits[:, k - 1]
         denom = np.minimum(k, n_rel)
         ideal = np.cumsum(discounts[:k])[denom - 1]
-        results[f"Recall@{k}"] = float(np.mean(n_hits / denom))
-        results[f"NDCG@{k}"] = float(np.mean((h * discounts[:k]).sum(axis=1) / ideal))
-        results[f"HitRate@{k}"] = float(np.mean(n_hits > 0))
-        results[f"Precision@{k}"] = float(np.mean(n_hits / k))
+        results[f"Recall@{k}"] = n_hits / denom
+        results[f"NDCG@{k}"] = (h * discounts[:k]).sum(axis=1) / ideal
+        results[f"HitRate@{k}"] = (n_hits > 0).astype(np.float64)
+        results[f"Precision@{k}"] = n_hits / k
         precision_at_rank = cum_hits[:, :k] / np.arange(1, k + 1)
-        results[f"MAP@{k}"] = float(np.mean((precision_at_rank * h).sum(axis=1) / denom))
+        results[f"MAP@{k}"] = (precision_at_rank * h).sum(axis=1) / denom
+    first_hit = np.argmax(hits > 0, axis=1)
+    results["MRR"] = np.where(hits.any(axis=1), 1.0 / (first_hit + 1), 0.0)
+    return results
+
+
+def metrics_from_topk(
+    top_items: np.ndarray, relevant: sp.csr_matrix, ks: list[int], n_items: int
+) -> dict[str, float]:
+    """Metrics from ranked lists, averaged over the users with held-out items.
+
+    Args:
+        top_items: n_users x Kmax ranked item indices, -1 padding.
+        relevant: n_users x n_items held-out matrix, rows for the same users.
+        ks: The cut-offs K.
+        n_items: The catalogue size (Coverage's denominator).
+
+    Returns:
+        Metric name -> mean value (in `recsys.metric_names`' order), and `"users"`: how many users
+        were averaged.
+    """
+    ks = sorted(set(int(k) for k in ks))
+    per_user = user_metrics_from_topk(top_items, relevant, ks)
+    results: dict[str, float] = {}
+    for k in ks:
+        for name in ("Recall", "NDCG", "HitRate", "Precision", "MAP"):
+            results[f"{name}@{k}"] = float(np.mean(per_user[f"{name}@{k}"]))
         top_k = top_items[:, :k]
         results[f"Coverage@{k}"] = float(np.unique(top_k[top_k >= 0]).size / n_items)
-    first_hit = np.argmax(hits > 0, axis=1)
-    any_hit = hits.any(axis=1)
-    results["MRR"] = float(np.mean(np.where(any_hit, 1.0 / (first_hit + 1), 0.0)))
-    results["users"] = int(rows.sum())
+    results["MRR"] = float(np.mean(per_user["MRR"]))
+    results["users"] = int(np.count_nonzero(np.diff(relevant.indptr)))
     return results

@@ -133,8 +133,18 @@ def comparison_figure(rows: list[dict], metrics: tuple[str, ...] = ("Recall@20",
     """Horizontal grouped bars, one group per model (unsaved, so tests can measure its labels).
 
     Models sit on the y axis, one row each, so long names such as "two-tower (ids + features)" cannot
-    collide as rotated x labels do; each bar carries its value at its end. A model without the metrics
-    (a baseline that was skipped) keeps its row, marked "skipped", so the chart lists every model.
+    collide as rotated x labels do; each bar carries its value at its end, and a row measured
+    against the best baseline (its "intervals" and "reference", `recsys.eval.compare.add_intervals`)
+    also its difference with the 95 % interval, e.g. "0.352  +1.5 % [-0.3, +3.2] vs EASE". A model
+    without the metrics (a baseline that was skipped) keeps its row, marked "skipped", so the
+    chart lists every model.
+
+    Args:
+        rows: The comparison's rows.
+        metrics: The metrics drawn, one bar each per model.
+
+    Returns:
+        The matplotlib figure.
     """
     n = max(1, len(rows))
     figure, ax = plt.subplots(figsize=(9, 1.3 + 0.28 * len(metrics) * n + 0.15 * n))
@@ -146,8 +156,10 @@ def comparison_figure(rows: list[dict], metrics: tuple[str, ...] = ("Recall@20",
         bars = ax.barh(positions, values, height, label=metric)
         for bar, row in zip(bars, rows):
             if metric in row:
+                interval = row.get("intervals", {}).get(metric)
+                versus = f"  {interval} vs {row['reference']}" if interval is not None else ""
                 ax.annotate(
-                    f"{row[metric]:.3f}",
+                    f"{row[metric]:.3f}{versus}",
                     (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                     xytext=(3, 0),
                     textcoords="offset points",
@@ -169,8 +181,12 @@ def comparison_figure(rows: list[dict], metrics: tuple[str, ...] = ("Recall@20",
             )
     ax.set_yticks(range(len(rows)), [r["model"] for r in rows])
     ax.invert_yaxis()  # the first row on top, as in the printed table
-    ax.set_xlim(0, top * 1.15)  # room for the value labels at the bars' ends
-    ax.set(title="Models on the validation split", xlabel="metric value (higher is better)", ylabel="model")
+    with_intervals = any("intervals" in row for row in rows)
+    ax.set_xlim(0, top * (1.9 if with_intervals else 1.15))  # room for the labels at the bars' ends
+    title = "Models on the validation split"
+    if with_intervals:
+        title += "\n(two-tower vs the best baseline: 95 % paired bootstrap interval over validation users)"
+    ax.set(title=title, xlabel="metric value (higher is better)", ylabel="model")
     # Beside the axes: inside, the legend would cover a bar's end and its value.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(axis="x", alpha=0.3)

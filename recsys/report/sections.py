@@ -12,6 +12,7 @@ import polars as pl
 
 from recsys.config import Config
 from recsys.data.experiment import Experiment
+from recsys.eval.compare import REFERENCE_METRIC, TABLE_METRICS, VERSUS
 from recsys.layout import (
     COMPARISON_FIGURE,
     EDA_FIGURES,
@@ -207,7 +208,8 @@ def comparison_section(config: Config) -> str:
             f"No {path}: run the compare_models action to compare with most-popular, EASE and iALS."
         )
     frame = pl.read_csv(path)
-    metrics = [c for c in frame.columns if "@" in c or c == "MRR"]
+    frame = frame.drop([c for c in frame.columns if c.endswith(" %")])  # the numbers of the VERSUS text
+    metrics = [c for c in frame.columns if c in TABLE_METRICS]
     best = {c: frame[c].max() for c in metrics}
     head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
     rows = []
@@ -219,7 +221,7 @@ def comparison_section(config: Config) -> str:
                 cells.append(f"<td{mark}>{float(value):.4f}</td>")
             elif column == "seconds" and value is not None:
                 cells.append(f'<td class="num">{float(value):.1f}</td>')
-            elif column == "settings":
+            elif column in ("settings", VERSUS):
                 cells.append(f'<td class="settings">{escape(value or "")}</td>')
             else:
                 cells.append(f'<td class="name">{escape(short_text(value))}</td>')
@@ -228,8 +230,10 @@ def comparison_section(config: Config) -> str:
         f'<div class="scroll"><table class="grid-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
         f'<p class="source">From {escape(str(path))} (written {escape(written(path))}); '
-        "the best value of each "
-        "metric is marked.</p>"
+        "the best value of each metric is marked. "
+        f"{escape(VERSUS)}: the two-tower model's difference to the best baseline (by "
+        f"{escape(REFERENCE_METRIC)}), with a 95 % paired bootstrap interval over the validation "
+        "users; it is a win only where the whole interval is above 0.</p>"
     )
 
 
