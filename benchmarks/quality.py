@@ -28,7 +28,8 @@ Every model chooses its hyper-parameters on a validation holdout carved the same
 training part (the two-tower model: its number of epochs, by early stopping on the config's
 monitored metric; the peers: grid search on --metric, NDCG@10 in the leave-last-out table), is
 retrained on the whole training part, and is evaluated once on test. The two-tower model runs
-with the library defaults (`Config()`), only the split strategy set to match the protocol, once
+with the library defaults (`Config()`, or those changed by `--set NAME=VALUE ...`, e.g.
+`--set user_tower=history`), only the split strategy set to match the protocol, once
 per seed of `--seeds` (the split stays that of --seed): its row is the mean over the seeds, each
 cell with the seeds' standard deviation, and the line below it lists each seed's figure.
 
@@ -39,11 +40,13 @@ its seeds'): "better" only where the lower bound is above 0.
 
 Cost: `train s` is the final fit's seconds (the two-tower: validation run + final fit, mean per
 seed); `mem MiB` the growth of the process's resident memory during those fits (its peak, sampled
-every 10 ms, minus where it stood before).
+every 10 ms, minus where it stood before; large blocks are mapped and unmapped one by one, so memory
+freed by an earlier row is not reused unseen).
 
     python benchmarks/quality.py [--dataset ml-latest-small|ml-1m] [--data FOLDER]
                                  [--tables random time time-ts loo counts] [--seeds 0 1 2]
                                  [--seed 0] [--counts-users 1500] [--metric NDCG@20] [--no-ials]
+                                 [--set NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ from benchmarks.protocol import (
     without_timestamps,
 )
 from recsys.config import Config
+from recsys.config_loading import parse_override
 from recsys.data.interactions import Interactions
 from recsys.errors import DataError, RecsysError
 from recsys.eval.ease import EASE
@@ -99,6 +103,7 @@ LOO_INTERVALS = {"HR@10": "HitRate@10", "N@10": "NDCG@10"}
 # iALS confidence per counts variant (see the module doc)
 COUNTS_VARIANTS = (("ids only", None, "binary"), ("ratings", "rating", "linear"), ("hours", "hours", "log"))
 SAMPLE_SECONDS = 0.01
+TOWER_SETTINGS: dict = {}  # --set: settings of every two-tower row beside the defaults
 
 
 class Row(NamedTuple):
@@ -115,6 +120,18 @@ class Row(NamedTuple):
     peer: bool = True
     spread: dict | None = None
     seeds: list | None = None
+
+
+def _fixed_mmap_threshold() -> None:
+    """Make glibc give every large block (numpy's arrays) its own mapping, returned to the system
+    when freed: by default glibc raises its mmap threshold after large frees and serves later large
+    arrays from heap it keeps, so a fit that reuses freed memory would show no growth at all."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed at glibc's default
+    except (OSError, AttributeError):  # not glibc: the growth figures may then read low
+        pass
 
 
 def _rss_mib() -> float:
@@ -210,7 +227,7 @@ def two_tower_row(splits: ProtocolSplits, split_strategy: str, seeds: list[int],
     n_users, n_items = splits.train.n_users, splits.train.n_items
     runs = []
     for seed in seeds:
-        config = Config(split_strategy=split_strategy, seed=seed, metrics_k=list(KS))
+        config = Config(split_strategy=split_strategy, seed=seed, metrics_k=list(KS), **TOWER_SETTINGS)
 
         def fits(config=config):
             say(f"Two-tower, seed {config.seed}: choosing the number of epochs on the validation holdout")
@@ -246,7 +263,8 @@ def two_tower_row(splits: ProtocolSplits, split_strategy: str, seeds: list[int],
         f"{header} " + " ".join(f"{row.metrics[column]:.4f}" for row in rows) for header, column in shown
     )
     seed_line = f"seeds {', '.join(map(str, seeds))}: {per_seed}; epochs {', '.join(map(str, epochs))}"
-    name = f"two-tower (defaults, mean of {len(seeds)} seeds)"
+    settings = ", ".join(f"{key}={value}" for key, value in TOWER_SETTINGS.items()) or "defaults"
+    name = f"two-tower ({settings}, mean of {len(seeds)} seeds)"
     return Row(
         name,
         means,
@@ -415,7 +433,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-ials", action="store_true", help="skip iALS (e.g. when `implicit` is not installed)"
     )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="two-tower settings beside the defaults (e.g. user_tower=history)",
+    )
     args = parser.parse_args(argv)
+    _fixed_mmap_threshold()
+    try:
+        TOWER_SETTINGS.clear()
+        TOWER_SETTINGS.update(parse_override(text) for text in args.set)
+    except RecsysError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     tables = args.tables or [t for t in TABLES if t != "counts" or args.dataset == "ml-latest-small"]
     started = time.perf_counter()
     out = []

@@ -55,6 +55,7 @@ __all__ = [
 
 # --- choice lists: each Literal is the one source of its values ------------------------------
 Loss = Literal["softmax", "bce", "bpr", "mse"]
+UserTower = Literal["id", "history", "auto"]
 SplitStrategy = Literal["auto", "time", "random", "global_time", "leave_last_out"]
 DuplicatePolicy = Literal["last", "max", "sum", "error"]
 NegativeScores = Literal["drop", "error"]
@@ -257,6 +258,32 @@ class Config:
         "With features: share of training rows whose id embedding is dropped, so the feature path "
         "learns to describe cold users/items alone.",
     )
+    user_tower: UserTower = _f(
+        "id",
+        "'id': an embedding per user id (plus the user features); 'history': a self-attention "
+        "encoder of the user's latest history_length items, trained on the next item, which serves "
+        "any history without retraining; 'auto': 'history' when the interactions have timestamps, "
+        "else 'id' (the choice is printed).",
+    )
+    history_length: PositiveInt = _f(50, "With the history tower: items of each user's history it reads.")
+    history_blocks: NonNegativeInt = _f(
+        0,
+        "With the history tower: causal self-attention blocks over the history before its attention "
+        "pooling (0: the pooling alone).",
+    )
+    history_heads: PositiveInt = _f(
+        2, "With the history tower: attention heads (embedding_dim must be a multiple)."
+    )
+    history_dropout: Annotated[float, Ge(0), Lt(1)] = _f(
+        0.1,
+        "With the history tower: share of each history's items hidden in training (never the most "
+        "recent), and the dropout of its attention and feed-forward outputs.",
+    )
+    history_shares_items: bool = _f(
+        False,
+        "With the history tower: read history items through the item tower's id embeddings instead "
+        "of a table of its own.",
+    )
 
     # --- training ---------------------------------------------------------------------------
     batch_size: PositiveInt = _f(
@@ -332,6 +359,13 @@ class Config:
     def __post_init__(self) -> None:
         self.validate()
 
+    def effective_user_tower(self, has_timestamps: bool) -> str:
+        """The user tower in force: the configured one, or for 'auto' 'history' when the
+        interactions have timestamps, else 'id'."""
+        if self.user_tower != "auto":
+            return self.user_tower
+        return "history" if has_timestamps else "id"
+
     def effective_recency_weighting(self, has_timestamps: bool) -> float:
         """The recency strength in force: the configured one, or the automatic choice (see its doc)."""
         if self.recency_weighting is not None:
@@ -351,6 +385,11 @@ class Config:
             raise ConfigError(
                 f"config 'monitor_metric' is {self.monitor_metric!r}, but {k} is not in metrics_k "
                 f"{self.metrics_k}; add {k} to metrics_k or monitor another metric."
+            )
+        if self.user_tower != "id" and self.embedding_dim % self.history_heads:
+            raise ConfigError(
+                f"config 'history_heads' is {self.history_heads}, but embedding_dim {self.embedding_dim} "
+                "is not a multiple of it; choose heads that divide embedding_dim."
             )
         return self
 

@@ -36,7 +36,7 @@ import polars as pl
 from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
 from recsys.config import Config
 from recsys.data.experiment import Experiment
-from recsys.data.raw import SCORE
+from recsys.data.raw import SCORE, TIMESTAMP
 from recsys.errors import ConfigError, UsageError
 from recsys.eval.compare import compare_models as compare
 from recsys.eval.tuning import tune
@@ -243,12 +243,14 @@ def compute_predictions(experiment: Experiment) -> dict:
         f"{config.recommendations_fpath}"
         + (f" ({plural(empty, 'user')} had nothing left to recommend)." if empty else ".")
     )
-    counts = {way: int((other_served == way).sum()) for way in ("fold_in", "popular")}
+    way = "history" if recommender.reads_history else "fold_in"
+    counts = {served_by: int((other_served == served_by).sum()) for served_by in (way, "popular")}
     if len(other_ids):
+        how = "the history tower" if recommender.reads_history else "fold-in"
         say(
             f"  {plural(len(known_top), 'user')} served by the model; {plural(len(other_ids), 'user')} "
-            "removed by the minimum-interaction filter served by fold-in from their interactions "
-            f"({counts['fold_in']:,}) or the most popular items ({counts['popular']:,})."
+            f"removed by the minimum-interaction filter served by {how} from their interactions "
+            f"({counts[way]:,}) or the most popular items ({counts['popular']:,})."
         )
     return {**summary, "served_by_model": len(known_top), **{f"served_by_{k}": v for k, v in counts.items()}}
 
@@ -272,12 +274,22 @@ def _users_outside_the_model(
     if SCORE in outside.columns:
         disliked = (outside[SCORE] < 0).fill_null(False).to_numpy()
     items = outside["item"]
-    histories, _ = recommender.history_rows(rows[~disliked], items.filter(pl.Series(~disliked)), len(users))
+    liked = pl.Series(~disliked)
+    histories, _ = recommender.history_rows(rows[~disliked], items.filter(liked), len(users))
     excluded = None
     if disliked.any():
         excluded, _ = recommender.history_rows(rows[disliked], items.filter(pl.Series(disliked)), len(users))
-    top, scores, fallback = recommender.rank_histories(histories, n, exclude=excluded)
-    return users, top, scores, np.where(fallback, "popular", "fold_in").astype(object)
+    windows = None
+    if recommender.reads_history:  # the history tower reads the likes in time order
+        index = recommender.item_vocab.indices_of(items.filter(liked))
+        known = index >= 0
+        times = None
+        if TIMESTAMP in outside.columns:
+            times = outside[TIMESTAMP].filter(liked).to_physical().to_numpy()[known]
+        windows = recommender.windows(rows[~disliked][known], index[known], len(users), times)
+    top, scores, fallback = recommender.rank_histories(histories, n, exclude=excluded, windows=windows)
+    kind = "history" if recommender.reads_history else "fold_in"
+    return users, top, scores, np.where(fallback, "popular", kind).astype(object)
 
 
 def similar_items(experiment: Experiment) -> dict:

@@ -33,6 +33,8 @@ jax_only = pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.di
 def distributed(tmp_path_factory):
     bundle = tmp_path_factory.mktemp("distributed") / "bundle"
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "KERAS_BACKEND")}
+    # the checkout, whether or not the package is installed
+    env["PYTHONPATH"] = os.pathsep.join([str(CHILD.parents[1]), os.environ.get("PYTHONPATH", "")])
     done = subprocess.run(
         [sys.executable, str(CHILD), str(bundle)], capture_output=True, text=True, timeout=600, env=env
     )

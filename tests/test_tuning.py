@@ -21,3 +21,17 @@ def test_search_space_follows_the_data(has_scores, has_timestamps):
         assert set(choices) == {"auto", "linear", "log"}  # both transforms, and the current setting
         assert changes["score_weighting"] in choices
     assert config.embedding_dim in trial.distributions["embedding_dim"].choices
+
+
+@pytest.mark.parametrize("user_tower, has_timestamps, searched", [
+    ("history", False, True), ("auto", True, True), ("auto", False, False), ("id", True, False),
+])  # fmt: skip
+def test_the_history_encoder_is_searched_only_when_it_is_the_tower(user_tower, has_timestamps, searched):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    config = Config(user_tower=user_tower)
+    changes = suggest(trial, config, has_scores=False, has_timestamps=has_timestamps)
+    assert ("history_length" in changes) == searched and ("history_blocks" in changes) == searched
+    if searched:
+        assert config.history_length in trial.distributions["history_length"].choices
+        assert Config(**{**changes, "user_tower": user_tower}).validate()  # heads divide every dim searched

@@ -51,9 +51,30 @@ def with_new_items(model: EmbeddingModel, features: np.ndarray, order: np.ndarra
     log_q = getattr(model.task, "item_log_q", None)
     if log_q is not None:  # never sampled: the log-q of a single training positive
         added[id(log_q)] = np.full(n_new, float(np.min(ops.convert_to_numpy(log_q))), np.float32)
+    replaced = _history_tables(model, n_new, order) if model.user_tower == "history" else {}
     for old, new in zip(model.weights, grown.weights):
         value = np.asarray(ops.convert_to_numpy(old))
-        if id(old) in added:  # (the id table may hold padding rows beyond n_items: dropped)
+        if id(old) in replaced:
+            value = replaced[id(old)]
+        elif id(old) in added:  # (the id table may hold padding rows beyond n_items: dropped)
             value = np.concatenate([value[: model.n_items], added[id(old)]])[order]
         new.assign(value)
     return grown
+
+
+def _history_tables(model: EmbeddingModel, n_new: int, order: np.ndarray) -> dict[int, np.ndarray]:
+    """The history tower's item table and saved windows for the grown catalogue: new items get zero
+    rows (no history holds them yet), the padding row stays last, and the windows' item indices
+    (and padding) follow the new order."""
+    encoder = model.user_encoder
+    table = np.asarray(ops.convert_to_numpy(encoder.item_table.embeddings))
+    n_old = model.n_items
+    rows = np.concatenate([table[:n_old], np.zeros((n_new, table.shape[1]), table.dtype)])[order]
+    new_index = np.empty(n_old + n_new + 1, dtype=np.int64)
+    new_index[order] = np.arange(n_old + n_new)
+    new_index[n_old] = n_old + n_new  # the old padding index -> the new one
+    windows = np.asarray(ops.convert_to_numpy(encoder.histories))
+    return {
+        id(encoder.item_table.embeddings): np.concatenate([rows, table[n_old:]]),
+        id(encoder.histories): new_index[windows].astype(np.int32),
+    }

@@ -152,7 +152,7 @@ def table_variables(model) -> dict:
 def make_optimizer(model, learning_rate, sparse: bool) -> keras.optimizers.Adam:
     """The optimizer `recsys.model.training.fit` compiles with: `LazyAdam` over the model's tables when
     `sparse` and the row-sparse step can run (JAX, no whole-table L2 penalty), else Keras' Adam."""
-    if sparse and keras.backend.backend() == "jax" and not model.embedding_l2:
+    if sparse and keras.backend.backend() == "jax" and not model.embedding_l2 and model.user_tower == "id":
         return LazyAdam(learning_rate, tables=[v.path for v in table_variables(model).values()])
     return keras.optimizers.Adam(learning_rate)
 
@@ -166,6 +166,7 @@ def applies(model) -> bool:
         keras.backend.backend() == "jax"
         and isinstance(optimizer, LazyAdam)
         and not model.embedding_l2
+        and model.user_tower == "id"
         and set(optimizer.tables) == {v.path for v in table_variables(model).values()}
         and not (optimizer.weight_decay or optimizer.amsgrad or optimizer.use_ema)
         and not (optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm)

@@ -18,17 +18,22 @@ import numpy as np
 from keras import ops
 
 from recsys.data.interactions import Interactions
+from recsys.data.sequences import UserSequences
 from recsys.errors import DataError
 
 __all__ = ["InteractionDataset", "batch_item_ids"]
 
 
 class InteractionDataset(keras.utils.PyDataset):
-    """Batches `({"user", "item"[, "negatives"]}, target, weight)` for `model.fit`."""
+    """Batches `({"user", "item"[, "negatives"][, "history"]}, target, weight)` for `model.fit`;
+    with `sequences` (the history user tower), "history" holds each positive's window: the
+    `history_length` items its user had before it (`recsys.data.sequences`)."""
 
     def __init__(
         self,
         interactions: Interactions,
+        sequences: UserSequences | None = None,
+        history_length: int = 50,
         batch_size: int = 1024,
         num_negatives: int = 0,
         negative_sampling: str = "uniform",
@@ -48,6 +53,7 @@ class InteractionDataset(keras.utils.PyDataset):
                 f"(batch_size {batch_size}), which a distributed run needs; lower batch_size."
             )
         self.full_batches = full_batches
+        self.sequences, self.history_length = sequences, int(history_length)
         self.users = interactions.users.astype(np.int32)
         self.items = interactions.items.astype(np.int32)
         self.n_items = interactions.n_items
@@ -124,6 +130,8 @@ class InteractionDataset(keras.utils.PyDataset):
         rows = self._permutation[index * self.batch_size : (index + 1) * self.batch_size]
         users = self.users[rows]
         inputs = {"user": users, "item": self.items[rows]}
+        if self.sequences is not None:
+            inputs["history"] = self.sequences.windows_before(rows, self.history_length)
         if self.num_negatives:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             inputs["negatives"] = self.draw_negatives(users, rng)

@@ -24,10 +24,12 @@ from keras import ops
 
 from recsys.errors import ArtifactError, DataError
 from recsys.model import row_sparse
+from recsys.model.history import HistoryEncoder
 from recsys.model.sampling import batch_item_ids
 from recsys.model.tasks import TASKS, InBatchSoftmax, RetrievalTask
 
 __all__ = [
+    "USER_TOWERS",
     "LEGACY_SPEC_KEYS",
     "EmbeddingModel",
     "Encoder",
@@ -55,6 +57,8 @@ def _resolve_task(task: RetrievalTask | dict | None, n_items: int) -> RetrievalT
         return classes[name](**{k: v for k, v in task["config"].items() if k in known})
     return task
 
+
+USER_TOWERS = ("id", "history")  # what a built model's user tower is (the config adds "auto")
 
 # Keys of the specs that bundles and `.keras` files of format version 1 hold (counts named num_*).
 LEGACY_SPEC_KEYS = {"num_users": "n_users", "num_items": "n_items"}
@@ -234,9 +238,21 @@ class EmbeddingModel(keras.Model):
         seed: int = 0,
         id_dropout: float = 0.0,
         row_multiple: int = 1,
+        user_tower: str = "id",
+        history_length: int = 50,
+        history_blocks: int = 0,
+        history_heads: int = 2,
+        history_dropout: float = 0.1,
+        history_shares_items: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if user_tower not in USER_TOWERS:
+            raise DataError(f"user_tower must be one of {', '.join(USER_TOWERS)}; got {user_tower!r}.")
+        self.user_tower = user_tower
+        self.history_length, self.history_blocks = int(history_length), int(history_blocks)
+        self.history_heads, self.history_dropout = int(history_heads), float(history_dropout)
+        self.history_shares_items = bool(history_shares_items)
         self.n_users, self.n_items = int(n_users), int(n_items)
         self.row_multiple = int(row_multiple)
         self.embedding_dim = int(embedding_dim)
@@ -247,18 +263,9 @@ class EmbeddingModel(keras.Model):
         self.embedding_l2 = float(embedding_l2)
         self.seed = int(seed)
         self.id_dropout = float(id_dropout)
-        self.user_encoder = Encoder(
-            n_users,
-            embedding_dim,
-            user_feature_dim,
-            hidden_dim,
-            embedding_l2,
-            seed,
-            id_dropout,
-            row_multiple,
-            name="user_encoder",
-        )
-        self.item_encoder = Encoder(
+        # Made first (the history tower may share its table), set after the user tower: Keras tracks
+        # layers in the order they are set, and saved weights keep the user tower's first.
+        item_encoder = Encoder(
             n_items,
             embedding_dim,
             item_feature_dim,
@@ -269,6 +276,38 @@ class EmbeddingModel(keras.Model):
             row_multiple,
             name="item_encoder",
         )
+        self.user_encoder: Encoder | HistoryEncoder
+        if user_tower == "history":
+            if user_feature_dim:
+                raise DataError(
+                    "the history user tower does not read user features yet: set use_user_features = False "
+                    "or user_tower = 'id'."
+                )
+            self.user_encoder = HistoryEncoder(
+                n_users,
+                n_items,
+                embedding_dim,
+                history_length,
+                history_blocks,
+                history_heads,
+                history_dropout,
+                seed,
+                item_table=item_encoder.id_embedding if history_shares_items else None,
+                name="user_encoder",
+            )
+        else:
+            self.user_encoder = Encoder(
+                n_users,
+                embedding_dim,
+                user_feature_dim,
+                hidden_dim,
+                embedding_l2,
+                seed,
+                id_dropout,
+                row_multiple,
+                name="user_encoder",
+            )
+        self.item_encoder = item_encoder
         self.task: RetrievalTask = _resolve_task(task, self.n_items)
 
     def build(self, input_shape=None):
@@ -282,12 +321,47 @@ class EmbeddingModel(keras.Model):
             embedding = embedding / ops.sqrt(ops.sum(ops.square(embedding), axis=-1, keepdims=True) + 1e-12)
         return embedding
 
-    def user_embedding(self, users, training=False, rows=None):
+    def user_embedding(self, users, training=False, rows=None, history=None):
         """User tower output; with normalisation it is divided by sqrt(temperature), so that a dot
         product of the two towers is the training logit (cosine / temperature). `rows`: the id
-        embeddings already looked up (see `Encoder.call`)."""
-        embedding = self._finish(self.user_encoder(users, training=training, rows=rows))
+        embeddings already looked up (see `Encoder.call`). `history` (history tower only): the
+        users' windows (rows x history_length item indices, `recsys.data.sequences`), instead of
+        the saved ones."""
+        if self.user_tower == "history":
+            encoded = self.user_encoder(users, training=training, history=history)
+        else:
+            encoded = self.user_encoder(users, training=training, rows=rows)
+        embedding = self._finish(encoded)
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
+
+    def user_embedding_from_history(self, windows):
+        """Embeddings of users given by their histories (history tower only): `windows` (rows x
+        `history_length` item indices, oldest first, padded on the left with `n_items`; see
+        `recsys.data.sequences.window_of`). A known user's embedding is this function of the user's
+        saved window, so a history with newer interactions needs no retraining.
+
+        Example:
+            >>> model = EmbeddingModel(n_users=2, n_items=5, embedding_dim=8, user_tower="history",
+            ...                        history_length=3)
+            >>> model.set_tables(user_histories=np.array([[5, 0, 1], [2, 3, 4]]))
+            >>> known = ops.convert_to_numpy(model.user_embedding(np.array([1])))
+            >>> same = ops.convert_to_numpy(model.user_embedding_from_history(np.array([[2, 3, 4]])))
+            >>> bool(np.allclose(known, same))
+            True
+        """
+        if self.user_tower != "history":
+            raise DataError(
+                "this model's user tower embeds ids: fold a history in instead (ItemRanking.fold_in)."
+            )
+        if not self.built:
+            self.build()
+        windows = np.asarray(windows)
+        if windows.ndim != 2 or windows.shape[1] != self.history_length:
+            raise DataError(
+                f"histories must be a (rows, {self.history_length}) matrix of item indices, "
+                f"got shape {windows.shape}."
+            )
+        return self.user_embedding(np.zeros(len(windows), dtype="int32"), history=windows)
 
     def item_embedding(self, items, training=False, rows=None):
         """Item tower output, scaled like `user_embedding`."""
@@ -345,7 +419,9 @@ class EmbeddingModel(keras.Model):
         column after the positive. The row-sparse training step (`recsys.model.row_sparse`) adds
         `user_rows` / `item_rows`: the id embeddings it looked up, in the ids' shape plus `dim`."""
         return {
-            "user": self.user_embedding(inputs["user"], training, inputs.get("user_rows")),
+            "user": self.user_embedding(
+                inputs["user"], training, inputs.get("user_rows"), inputs.get("history")
+            ),
             "item": self.item_embedding(batch_item_ids(inputs), training, inputs.get("item_rows")),
         }
 
@@ -366,11 +442,17 @@ class EmbeddingModel(keras.Model):
             loss = loss + self._aggregate_additional_loss(extra)
         return loss
 
-    def set_tables(self, user_features=None, item_features=None, item_log_q=None) -> None:
-        """Load the constant tables: encoded features, and the log sampling probabilities of items
-        for a task that keeps them (others ignore `item_log_q`; see `RetrievalTask.adapt`)."""
+    def set_tables(
+        self, user_features=None, item_features=None, item_log_q=None, user_histories=None
+    ) -> None:
+        """Load the constant tables: encoded features, the log sampling probabilities of items
+        for a task that keeps them (others ignore `item_log_q`; see `RetrievalTask.adapt`), and the
+        history tower's windows of the known users (`user_histories`, n_users x history_length;
+        the id tower ignores them)."""
         if not self.built:
             self.build()
+        if user_histories is not None and isinstance(self.user_encoder, HistoryEncoder):
+            self.user_encoder.set_user_histories(user_histories)
         if user_features is not None and self.user_feature_dim:
             self.user_encoder.set_feature_table(user_features)
         if item_features is not None and self.item_feature_dim:
@@ -428,6 +510,12 @@ class EmbeddingModel(keras.Model):
             "seed": self.seed,
             "id_dropout": self.id_dropout,
             "row_multiple": self.row_multiple,
+            "user_tower": self.user_tower,
+            "history_length": self.history_length,
+            "history_blocks": self.history_blocks,
+            "history_heads": self.history_heads,
+            "history_dropout": self.history_dropout,
+            "history_shares_items": self.history_shares_items,
         }
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.interactions import Interactions
+from recsys.data.sequences import UserSequences
 from recsys.data.weighting import SCORE_WEIGHTINGS, choose_score_weighting, positive_weights
 from recsys.errors import ConfigError
 from recsys.log import plural, say
@@ -78,6 +79,9 @@ def build_model(
 
 def _build(config: Config, n_users, n_items, user_table, item_table, train: Interactions) -> EmbeddingModel:
     task = task_from_config(config, n_items)
+    user_tower = config.effective_user_tower(train.timestamps is not None)
+    if user_tower == "history":
+        user_table = None  # the history tower reads no user features (yet)
     model = EmbeddingModel(
         n_users=n_users,
         n_items=n_items,
@@ -92,9 +96,18 @@ def _build(config: Config, n_users, n_items, user_table, item_table, train: Inte
         seed=config.seed,
         id_dropout=config.id_dropout,
         row_multiple=distribution.row_multiple(config),
+        user_tower=user_tower,
+        history_length=config.history_length,
+        history_blocks=config.history_blocks,
+        history_heads=config.history_heads,
+        history_dropout=config.history_dropout,
+        history_shares_items=config.history_shares_items,
     )
     model.build()
-    model.set_tables(user_table, item_table)
+    histories = None
+    if user_tower == "history":  # each known user's latest items: the history a known user is served by
+        histories = UserSequences.of(train).last_windows(config.history_length)
+    model.set_tables(user_table, item_table, user_histories=histories)
     task.adapt(train)
     return model
 
@@ -111,8 +124,11 @@ def make_dataset(
     weights = positive_weights(
         train, config.use_scores_as_weights and targets is None, recency, config.score_weighting
     )
+    history_tower = config.effective_user_tower(train.timestamps is not None) == "history"
     return InteractionDataset(
         train,
+        sequences=UserSequences.of(train) if history_tower else None,
+        history_length=config.history_length,
         batch_size=config.batch_size,
         num_negatives=task.num_negatives,
         negative_sampling=config.negative_sampling,

@@ -360,7 +360,8 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
         "/recommend",
         response_model=HistoryRecommendations,
         responses=errors,
-        summary="Top-n items for a visitor from their history (fold-in); without one, the most popular.",
+        summary="Top-n items for a visitor (or a known user with newer interactions) from their history; "
+        "without one, the most popular.",
     )
     async def recommend_visitor(body: RecommendRequest | None = None) -> JSONResponse:
         body = body or RecommendRequest()
@@ -370,6 +371,17 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
         known = [index for index in indices if index >= 0]
         exclude = frozenset(items.indices(body.exclude)) - {-1}
         fallback = False
+        user = -1 if body.user is None else int(users.indices([body.user])[0])
+        if user >= 0:
+            if not ranker.recommender.reads_history:
+                return _error(
+                    400,
+                    "a history beside a known user needs a model whose user tower reads histories "
+                    "(user_tower = 'history'); this model embeds user ids: retrain to count new "
+                    "interactions.",
+                )
+            known, seen = ranker.extended_history(user, known)
+            exclude = exclude | seen
         if body.features:
             # A new user known by features (and maybe a history): the feature path, off the event
             # loop; a model without user features is a 400 naming that.

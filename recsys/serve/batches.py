@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.data.sequences import window_of
 from recsys.errors import ArtifactError
 from recsys.serve.answers import rows_matrix
 from recsys.serve.recommender import Recommender
@@ -79,13 +80,28 @@ class RequestRanker:
         return [self._scored(top[q], scores[q], n) for q, (_, n, _) in enumerate(queries)]
 
     def histories_batch(self, queries: list[tuple[list[int], int, Excluded]]) -> list[list]:
-        """For (known history item indices, n, excluded indices) queries with a non-empty history:
-        top-n items from the folded-in history (see `Recommender.fold_in`), the history excluded."""
+        """For (known history item indices in order, n, excluded indices) queries with a non-empty
+        history: top-n items from the history (the history tower, or fold-in: see
+        `Recommender.rank_histories`), the history excluded."""
         histories = rows_matrix([items for items, _, _ in queries], len(self.items))
         k = max(n for _, n, _ in queries)
         excluded = self._exclusions([e for _, _, e in queries])
-        top, scores, _ = self.recommender.rank_histories(histories, k, exclude=excluded)
+        windows = None
+        if self.recommender.reads_history:  # the history tower reads each history in its order
+            model = self.recommender.bundle.model
+            windows = window_of(
+                [np.asarray(items) for items, _, _ in queries], model.history_length, model.n_items
+            )
+        top, scores, _ = self.recommender.rank_histories(histories, k, exclude=excluded, windows=windows)
         return [self._scored(top[q], scores[q], n) for q, (_, n, _) in enumerate(queries)]
+
+    def extended_history(self, user: int, history: list[int]) -> tuple[list[int], frozenset[int]]:
+        """A known user's saved history (history tower) followed by `history`, and the user's
+        training items (to leave out), in item indices."""
+        recommender = self.recommender
+        saved = recommender.known_windows(np.array([user]))[0]
+        kept = saved[saved != recommender.bundle.model.n_items].tolist()  # at most history_length items
+        return kept + list(history), frozenset(recommender.bundle.seen[user].indices.tolist())
 
     def similar_batch(self, queries: list[tuple[int, int]]) -> list[list]:
         """For (item index, n) queries: the n nearest items (cosine), the item itself excluded."""

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from keras import ops
 
+from recsys.data.sequences import windows_from_pairs
 from recsys.errors import DataError
 from recsys.model.bundle import ModelBundle
 from recsys.ranking.exact import ExactIndex, VectorIndex
@@ -165,6 +166,7 @@ class ItemRanking:
         exclude_seen: bool = True,
         candidates: np.ndarray | None = None,
         exclude: sp.csr_matrix | None = None,
+        vectors: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item indices and scores for known users by their embeddings; unknown users get the
         most popular items.
@@ -177,6 +179,8 @@ class ItemRanking:
             candidates: Item indices to rank among (default: every item).
             exclude: users x items sparse matrix of further items to leave out (e.g. a request's
                 blocked items), or None.
+            vectors: One user vector per query to rank by instead of the saved embeddings (a known
+                user's history with newer interactions, `encode_histories`), or None.
 
         Returns:
             (items int32, scores float32), queries x k, best first, padded with -1 / -inf.
@@ -193,9 +197,8 @@ class ItemRanking:
                 None if disliked is None else disliked[rows],  # dislikes: always left out
                 None if exclude is None else exclude[np.flatnonzero(known)],
             )
-            top[known], scores[known] = self._search(
-                self.index, self.user_vectors[rows], k, excluded, candidates
-            )
+            queries = self.user_vectors[rows] if vectors is None else vectors[known]
+            top[known], scores[known] = self._search(self.index, queries, k, excluded, candidates)
         if (~known).any():
             rows = np.flatnonzero(~known)
             top[rows], scores[rows] = self.rank_popular(
@@ -230,28 +233,73 @@ class ItemRanking:
             vectors = unit_rows(vectors) / np.sqrt(self.bundle.model.temperature)
         return vectors
 
+    @property
+    def reads_history(self) -> bool:
+        """Whether the model's user tower is the history encoder (`recsys.model.history`)."""
+        return getattr(self.bundle.model, "user_tower", "id") == "history"
+
+    def windows(
+        self, rows: np.ndarray, items: np.ndarray, n_queries: int, times: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The history tower's input for histories given as (query row, item index) pairs in time
+        order (or ordered by `times`): each query's latest `history_length` items.
+
+        Args:
+            rows: Each pair's query row.
+            items: Each pair's item index (known items only).
+            n_queries: How many queries.
+            times: Each pair's time, or None.
+
+        Returns:
+            int32 queries x history_length, padded on the left with the number of items.
+        """
+        model = self.bundle.model
+        return windows_from_pairs(rows, items, n_queries, model.history_length, model.n_items, times)
+
+    def known_windows(self, users: np.ndarray) -> np.ndarray:
+        """The saved windows of known users (their latest training items), for appending to."""
+        table = self.bundle.model.user_encoder.histories
+        return np.asarray(ops.convert_to_numpy(table))[np.asarray(users, dtype=np.int64)]
+
+    def encode_histories(self, windows: np.ndarray) -> np.ndarray:
+        """User vectors from history windows through the history tower (see `windows`)."""
+        return np.asarray(
+            ops.convert_to_numpy(self.bundle.model.user_embedding_from_history(windows)), np.float32
+        )
+
     def rank_histories(
         self,
         histories: sp.csr_matrix,
         k: int,
         exclude_history: bool = True,
         exclude: sp.csr_matrix | None = None,
+        windows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top-k item indices and scores for new users given as history rows (see `fold_in`), with
-        the fold-in popularity prior; rows without a known item get the most popular items.
+        """Top-k item indices and scores for users given as history rows: through the history
+        tower when the model has it (each row's `windows`, its items in time order), else folded in
+        (see `fold_in`) with the fold-in popularity prior; rows without a known item get the most
+        popular items.
 
         Args:
-            histories: queries x items sparse matrix, the items of each new user's history.
+            histories: queries x items sparse matrix, the items of each user's history.
             k: Items per query.
             exclude_history: Leave out each history's own items.
             exclude: queries x items sparse matrix of further items to leave out, or None.
+            windows: The history tower's input (queries x history_length, see `windows`); None
+                takes each row's items in item order (the order of the history is then lost).
 
         Returns:
             (items int32, scores float32, fallback bool): queries x k twice, best first, padded with
             -1 / -inf; and which queries got the most popular items.
         """
         excluded = union(histories if exclude_history else None, exclude)
-        top, scores = self.fold_in_index.search(self.fold_in(histories), k, excluded)
+        if self.reads_history:
+            if windows is None:
+                coo = histories.tocoo()
+                windows = self.windows(coo.row, coo.col, histories.shape[0])
+            top, scores = self.exact_index.search(self.encode_histories(windows), k, excluded)
+        else:
+            top, scores = self.fold_in_index.search(self.fold_in(histories), k, excluded)
         empty = np.diff(histories.indptr) == 0
         if empty.any():
             rows = np.flatnonzero(empty)

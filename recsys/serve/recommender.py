@@ -254,26 +254,92 @@ class Recommender(ItemRanking):
         return min(int(n), len(self.item_vocab))
 
     def recommend(
-        self, users: Any, n: int = 10, exclude_seen: bool = True, items: Any = None
+        self,
+        users: Any,
+        n: int = 10,
+        exclude_seen: bool = True,
+        items: Any = None,
+        new_interactions: Any = None,
     ) -> Recommendations:
         """Top-n items for each user.
 
         Args:
             users: One user id or a sequence of them.
             n: Items per user.
-            exclude_seen: Leave out the items the user was trained on.
+            exclude_seen: Leave out the items the user was trained on (and the new interactions).
             items: Restrict the candidates to these item ids (unknown ids are a DataError).
+            new_interactions: Items each user interacted with since the model was trained, oldest
+                first (one list for one user, one list per user for several): with the history
+                tower (`user_tower = "history"`) they are appended to the user's saved history and
+                the encoder reads it, without retraining; a user the model does not know is then
+                ranked from these items alone. DataError with the id tower.
 
         Returns:
-            `Recommendations`; users the model does not know get the most popular items, with
-            `fallback` True.
+            `Recommendations`; users the model does not know (and without new interactions) get the
+            most popular items, with `fallback` True.
         """
         k = self._k(n)
         queries = as_list(users)
         candidates = None if items is None else self._item_indices(as_list(items))
         index = self.user_vocab.indices_of(queries)
-        top, scores = self.rank_users(index, k, exclude_seen, candidates)
-        return self._answer(queries, top, scores, index < 0)
+        if new_interactions is None:
+            top, scores = self.rank_users(index, k, exclude_seen, candidates)
+            return self._answer(queries, top, scores, index < 0)
+        return self._recommend_with_new(queries, index, new_interactions, k, exclude_seen, candidates)
+
+    def _recommend_with_new(
+        self, queries: list, index: np.ndarray, new_interactions: Any, k: int, exclude_seen: bool, candidates
+    ) -> Recommendations:
+        """`recommend` for users with interactions newer than the model (history tower only)."""
+        if not self.reads_history:
+            raise DataError(
+                "new_interactions needs a model whose user tower reads histories (user_tower = 'history'); "
+                "this model embeds user ids, so new interactions count only after retraining."
+            )
+        news = self._histories(as_list(new_interactions), len(queries))
+        if len(news) != len(queries):
+            raise DataError(
+                f"{len(news)} lists of new interactions for {len(queries)} users; expected one each."
+            )
+        new_matrix, unknown_items = self.histories_matrix(news)
+        known = index >= 0
+        saved = self.known_windows(np.maximum(index, 0))
+        saved[~known] = self.bundle.model.n_items  # a new user has no saved history
+        saved_rows, saved_positions = np.nonzero(saved != self.bundle.model.n_items)
+        new_rows, new_items = self._known_pairs(news)
+        windows = self.windows(
+            np.concatenate([saved_rows, new_rows]),
+            np.concatenate([saved[saved_rows, saved_positions], new_items]),
+            len(queries),
+        )  # the saved items first, then the new ones, each in order
+        vectors = self.encode_histories(windows)
+        top, scores = self.rank_users(
+            index, k, exclude_seen, candidates, exclude=new_matrix if exclude_seen else None, vectors=vectors
+        )
+        fallback = ~known
+        fresh = ~known & (np.diff(new_matrix.indptr) > 0)
+        if fresh.any():  # users the model does not know, with new interactions: from those alone
+            rows = np.flatnonzero(fresh)
+            excluded = new_matrix[rows] if exclude_seen else None
+            top[rows], scores[rows] = self._search(self.exact_index, vectors[rows], k, excluded, candidates)
+            fallback[rows] = False
+        answer = self._answer(queries, top, scores, fallback)
+        answer.unknown_items = unknown_items
+        return answer
+
+    def _known_pairs(self, histories: list[list]) -> tuple[np.ndarray, np.ndarray]:
+        """(query row, item index) of the known items of histories, in their order."""
+        flat = [item for history in histories for item in history]
+        rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+        index = self.item_vocab.indices_of(flat) if flat else np.zeros(0, np.int64)
+        return rows[index >= 0], index[index >= 0]
+
+    def _windows_of(self, histories: list[list]) -> np.ndarray | None:
+        """The history tower's windows of histories in external ids (None with the id tower)."""
+        if not self.reads_history:
+            return None
+        rows, items = self._known_pairs(histories)
+        return self.windows(rows, items, len(histories))
 
     def recommend_from_history(
         self, items: Any, n: int = 10, exclude_history: bool = True
@@ -293,7 +359,9 @@ class Recommender(ItemRanking):
         k = self._k(n)
         histories = self._histories(as_list(items))
         matrix, unknown = self.histories_matrix(histories)
-        top, scores, empty = self.rank_histories(matrix, k, exclude_history)
+        top, scores, empty = self.rank_histories(
+            matrix, k, exclude_history, windows=self._windows_of(histories)
+        )
         answer = self._answer(list(range(len(histories))), top, scores, empty)
         answer.unknown_items = unknown
         return answer

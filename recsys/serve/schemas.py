@@ -38,7 +38,16 @@ class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     history: list[Id] | None = Field(
-        default=None, max_length=MAX_IDS, description="Item ids the visitor interacted with (any order)."
+        default=None,
+        max_length=MAX_IDS,
+        description="Item ids the visitor interacted with, oldest first (the history tower reads the "
+        "order; fold-in does not).",
+    )
+    user: Id | None = Field(
+        default=None,
+        description="A known user whose interactions newer than the model are `history`: with the history "
+        "tower they extend the user's saved history, without retraining (400 with the id tower). A user the "
+        "model does not know is a visitor.",
     )
     features: dict[str, Any] | None = Field(
         default=None,

@@ -1,0 +1,224 @@
+"""The history user tower: windows that never look ahead, an encoder that reads order, training on
+the next item that learns a sequential pattern the id tower cannot, and one path for every history."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from recsys.config import Config
+from recsys.data.interactions import Interactions
+from recsys.data.sequences import UserSequences, window_of
+from recsys.errors import ConfigError, DataError
+from recsys.model.history import HistoryEncoder
+from recsys.model.sampling import InteractionDataset
+from recsys.model.towers import EmbeddingModel, compute_embeddings
+
+
+def random_interactions(n_users=30, n_items=40, seed=0, with_time=True, ties=False):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 15, n_users)
+    users = np.repeat(np.arange(n_users), counts).astype(np.int32)
+    rng.shuffle(users)
+    items = rng.integers(0, n_items, len(users)).astype(np.int32)
+    times = None
+    if with_time:
+        times = rng.integers(0, 5, len(users)).astype(float) if ties else rng.random(len(users))
+    return Interactions(users, items, n_users, n_items, timestamps=times)
+
+
+def reference_order(data: Interactions) -> list[list[int]]:
+    """Each user's rows in time order, ties (and no timestamps) by row: the slow, obvious way."""
+    rows: list[list[int]] = [[] for _ in range(data.n_users)]
+    for row in range(len(data)):
+        rows[data.users[row]].append(row)
+    key = (lambda r: (data.timestamps[r], r)) if data.timestamps is not None else (lambda r: r)
+    return [sorted(user_rows, key=key) for user_rows in rows]
+
+
+@pytest.mark.parametrize("with_time, ties", [(True, False), (True, True), (False, False)])
+def test_windows_hold_exactly_the_items_before_each_interaction(with_time, ties):
+    data = random_interactions(with_time=with_time, ties=ties)
+    sequences = UserSequences.of(data)
+    length, pad = 4, data.n_items
+    windows = sequences.windows_before(np.arange(len(data)), length)
+    last = sequences.last_windows(length)
+    for user, user_rows in enumerate(reference_order(data)):
+        items = [int(data.items[r]) for r in user_rows]
+        expected_last = ([pad] * length + items)[-length:]
+        assert last[user].tolist() == expected_last
+        for position, row in enumerate(user_rows):
+            expected = ([pad] * length + items[:position])[-length:]
+            assert windows[row].tolist() == expected  # nothing at or after the interaction itself
+
+
+def test_window_of_lists_matches_the_sequences_of_the_same_items():
+    data = random_interactions(seed=3)
+    sequences = UserSequences.of(data)
+    histories = [np.array([data.items[r] for r in rows], dtype=np.int32) for rows in reference_order(data)]
+    assert np.array_equal(window_of(histories, 6, data.n_items), sequences.last_windows(6))
+
+
+def test_the_encoder_reads_order_and_ignores_padding_positions():
+    encoder = HistoryEncoder(n_users=1, n_items=10, embedding_dim=8, history_length=4, dropout=0.0)
+    forward = ops.convert_to_numpy(encoder.encode(np.array([[10, 1, 2, 3]])))
+    backward = ops.convert_to_numpy(encoder.encode(np.array([[10, 3, 2, 1]])))
+    assert not np.allclose(forward, backward, atol=1e-4)  # order matters
+    # One item alone, at the last position, gives the same answer however it is padded.
+    single = ops.convert_to_numpy(encoder.encode(np.array([[10, 10, 10, 5]])))
+    assert np.all(np.isfinite(single)) and np.all(np.isfinite(forward))
+    # A batch answers each row as it would alone.
+    batch = ops.convert_to_numpy(encoder.encode(np.array([[10, 1, 2, 3], [10, 10, 10, 5]])))
+    np.testing.assert_allclose(batch, np.concatenate([forward, single]), rtol=1e-5, atol=1e-6)
+
+
+def test_the_blocks_are_causal_an_item_changes_no_state_before_it():
+    encoder = HistoryEncoder(
+        n_users=1, n_items=10, embedding_dim=8, history_length=5, num_blocks=2, dropout=0.0
+    )
+    a, _ = encoder.states(np.array([[1, 2, 3, 4, 5]]))
+    b, _ = encoder.states(np.array([[1, 2, 7, 4, 5]]))
+    a, b = ops.convert_to_numpy(a), ops.convert_to_numpy(b)
+    np.testing.assert_allclose(a[:, :2], b[:, :2], rtol=1e-6, atol=1e-6)  # before the change: equal
+    assert not np.allclose(a[:, 2:], b[:, 2:])  # at and after it: moved
+    pooled = ops.convert_to_numpy(encoder.encode(np.array([[1, 2, 3, 4, 5], [1, 2, 7, 4, 5]])))
+    assert not np.allclose(pooled[0], pooled[1])
+
+
+def test_training_batches_carry_the_windows_before_each_positive():
+    data = random_interactions(seed=5)
+    sequences = UserSequences.of(data)
+    dataset = InteractionDataset(data, sequences=sequences, history_length=3, batch_size=16, seed=1)
+    for index in range(len(dataset)):
+        inputs, _, _ = dataset[index]
+        rows = dataset._permutation[index * 16 : (index + 1) * 16]
+        assert np.array_equal(inputs["history"], sequences.windows_before(rows, 3))
+        assert np.array_equal(inputs["item"], data.items[rows])
+
+
+def cyclic_sequences(n_users=200, n_items=30, length=12, seed=0):
+    """Every user walks the catalogue in order from a random start: the next item is always the
+    previous one + 1. Users share no items systematically, so an id tower can learn little."""
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n_items, n_users)
+    users = np.repeat(np.arange(n_users), length).astype(np.int32)
+    steps = np.tile(np.arange(length), n_users)
+    items = ((starts[users] + steps) % n_items).astype(np.int32)
+    return Interactions(users, items, n_users, n_items, timestamps=steps.astype(float))
+
+
+def test_the_history_tower_learns_the_next_item_where_the_id_tower_cannot():
+    from recsys.model.training import build_model, fit
+
+    data = cyclic_sequences()
+    is_last = np.r_[data.users[1:] != data.users[:-1], True]
+    train, test = data.subset(~is_last), data.subset(is_last)
+    hits = {}
+    for tower in ("history", "id"):
+        config = Config(
+            user_tower=tower, embedding_dim=32, history_length=5, max_epochs=25, batch_size=128, seed=0,
+            learning_rate=1e-2, recency_weighting=0.0,
+        )  # fmt: skip
+        model = build_model(config, data.n_users, data.n_items, None, None, train)
+        fit(model, train, config, log_epochs=False)
+        users, items = compute_embeddings(model, "user"), compute_embeddings(model, "item")
+        best = np.argmax(users[test.users] @ items.T, axis=1)
+        hits[tower] = float(np.mean(best == test.items))
+    assert hits["history"] > 0.8, hits
+    assert hits["history"] > hits["id"] + 0.4, hits
+
+
+def test_a_known_users_embedding_is_the_encoder_of_their_saved_window():
+    model = EmbeddingModel(n_users=3, n_items=6, embedding_dim=8, user_tower="history", history_length=4)
+    windows = np.array([[6, 6, 1, 2], [0, 1, 2, 3], [6, 6, 6, 6]])
+    model.set_tables(user_histories=windows)
+    known = compute_embeddings(model, "user")
+    again = ops.convert_to_numpy(model.user_embedding_from_history(windows))
+    np.testing.assert_allclose(known, again, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataError, match=r"\(rows, 4\) matrix"):
+        model.user_embedding_from_history(np.zeros((2, 3), int))
+
+
+def test_history_settings_are_checked():
+    with pytest.raises(ConfigError, match="history_heads"):
+        Config(user_tower="history", embedding_dim=30, history_heads=4).validate()
+    with pytest.raises(ConfigError, match="user_tower"):
+        Config(user_tower="sequence").validate()
+    assert Config(user_tower="auto").effective_user_tower(True) == "history"
+    assert Config(user_tower="auto").effective_user_tower(False) == "id"
+    with pytest.raises(DataError, match="user features"):
+        EmbeddingModel(n_users=2, n_items=3, embedding_dim=8, user_tower="history", user_feature_dim=4)
+
+
+@pytest.fixture(scope="module")
+def history_recommender(tmp_path_factory):
+    """A small history-tower Recommender, trained on sequences, saved and loaded back."""
+    import polars as pl
+
+    from recsys.serve.recommender import Recommender
+
+    data = cyclic_sequences(n_users=60, n_items=25, length=10, seed=2)
+    frame = pl.DataFrame(
+        {"user": data.users + 100, "item": data.items + 1000, "timestamp": data.timestamps + 1_700_000_000}
+    )
+    config = Config(
+        user_tower="history", embedding_dim=16, history_length=4, max_epochs=3, production_epochs=3,
+        min_interactions_per_user=1, min_interactions_per_item=1, verbosity=0, batch_size=64,
+    )  # fmt: skip
+    recommender = Recommender.fit(frame, config=config)
+    path = recommender.save(tmp_path_factory.mktemp("bundle") / "model")
+    return recommender, Recommender.load(path), frame
+
+
+def test_a_known_user_is_ranked_as_their_own_history_is(history_recommender):
+    import polars as pl
+
+    recommender, loaded, frame = history_recommender
+    user = 105
+    history = frame.filter(pl.col("user") == user).sort("timestamp")["item"].to_list()
+    known = recommender.recommend(user, n=5)
+    from_history = recommender.recommend_from_history(history, n=5)
+    assert known.items == from_history.items  # one path: the encoder of the same window
+    np.testing.assert_allclose(known.scores, from_history.scores, rtol=1e-5)
+    again = loaded.recommend(user, n=5)  # the saved bundle reproduces it
+    assert again.items == known.items
+    np.testing.assert_allclose(again.scores, known.scores, rtol=1e-5)
+
+
+def test_new_interactions_change_a_known_users_list_without_retraining(history_recommender):
+    recommender, _, frame = history_recommender
+    user = 107
+    before = recommender.recommend(user, n=5)
+    newer = [1003, 1004, 1005]
+    after = recommender.recommend(user, n=5, new_interactions=newer)
+    assert after.items != before.items
+    assert not set(newer) & set(after.items[0])  # the new interactions count as seen
+    # The same as a history: the saved window, then the new items.
+    window = recommender.known_windows(np.array([recommender.user_vocab.indices_of([user])[0]]))[0]
+    saved = recommender.item_vocab.ids.to_list()
+    saved = [saved[int(i)] for i in window if i != recommender.bundle.model.n_items]
+    as_history = recommender.recommend_from_history(saved + newer, n=25, exclude_history=False)
+    scores = dict(zip(as_history.items[0], as_history.scores[0]))
+    for item, score in zip(after.items[0], after.scores[0]):
+        assert score == pytest.approx(scores[item], rel=1e-5)  # the same user vector
+    # a user the model does not know, with new interactions: ranked from them, not the fallback
+    stranger = recommender.recommend(999, n=5, new_interactions=newer)
+    assert stranger.fallback == [False]
+    assert stranger.items == recommender.recommend_from_history(newer, n=5).items
+
+
+def test_new_interactions_need_the_history_tower(tmp_path):
+    import polars as pl
+
+    from recsys.serve.recommender import Recommender
+
+    frame = pl.DataFrame({"user": [1, 1, 2, 2, 3, 3] * 3, "item": list(range(18))})
+    config = Config(
+        max_epochs=1,
+        production_epochs=1,
+        min_interactions_per_user=1,
+        min_interactions_per_item=1,
+        verbosity=0,
+    )
+    recommender = Recommender.fit(frame, config=config)
+    with pytest.raises(DataError, match="user_tower = 'history'"):
+        recommender.recommend(1, new_interactions=[3])
