@@ -215,11 +215,21 @@ def ials_row(splits: ProtocolSplits, metric: str, seed: int, confidence: str = "
     return scored_row(f"iALS{kind} ({settings})", model.scorer(), splits, seconds, mem)
 
 
-def two_tower_row(splits: ProtocolSplits, split_strategy: str, seeds: list[int], columns) -> Row:
-    """Default two-tower, once per seed: epochs chosen by early stopping on validation, then
-    retrained on all of train. It gets whatever the split's interactions hold: scores, timestamps
-    (recency weighting). The row is the mean over the seeds; each test user's value the mean of
-    the seeds' values for that user."""
+def two_tower_rows(splits: ProtocolSplits, split_strategy: str, seeds: list[int], columns) -> list[Row]:
+    """The defaults' two-tower row and, when `--set` changed settings, the changed one beside it."""
+    rows = [two_tower_row(splits, split_strategy, seeds, columns, {})]
+    if TOWER_SETTINGS:
+        rows.append(two_tower_row(splits, split_strategy, seeds, columns, TOWER_SETTINGS))
+    return rows
+
+
+def two_tower_row(
+    splits: ProtocolSplits, split_strategy: str, seeds: list[int], columns, settings: dict
+) -> Row:
+    """Two-tower with `Config()` plus `settings`, once per seed: epochs chosen by early stopping on
+    validation, then retrained on all of train. It gets whatever the split's interactions hold:
+    scores, timestamps (recency weighting). The row is the mean over the seeds; each test user's
+    value the mean of the seeds' values for that user."""
     from recsys.eval.validation import fit_with_validation
     from recsys.model.towers import compute_embeddings
     from recsys.model.training import build_model, fit
@@ -227,7 +237,7 @@ def two_tower_row(splits: ProtocolSplits, split_strategy: str, seeds: list[int],
     n_users, n_items = splits.train.n_users, splits.train.n_items
     runs = []
     for seed in seeds:
-        config = Config(split_strategy=split_strategy, seed=seed, metrics_k=list(KS), **TOWER_SETTINGS)
+        config = Config(split_strategy=split_strategy, seed=seed, metrics_k=list(KS), **settings)
 
         def fits(config=config):
             say(f"Two-tower, seed {config.seed}: choosing the number of epochs on the validation holdout")
@@ -263,8 +273,8 @@ def two_tower_row(splits: ProtocolSplits, split_strategy: str, seeds: list[int],
         f"{header} " + " ".join(f"{row.metrics[column]:.4f}" for row in rows) for header, column in shown
     )
     seed_line = f"seeds {', '.join(map(str, seeds))}: {per_seed}; epochs {', '.join(map(str, epochs))}"
-    settings = ", ".join(f"{key}={value}" for key, value in TOWER_SETTINGS.items()) or "defaults"
-    name = f"two-tower ({settings}, mean of {len(seeds)} seeds)"
+    changed = ", ".join(f"{key}={value}" for key, value in settings.items()) or "defaults"
+    name = f"two-tower ({changed}, mean of {len(seeds)} seeds)"
     return Row(
         name,
         means,
@@ -287,11 +297,16 @@ def versus_best_peer(
     if not peers:
         return "two-tower vs best peer: no tuned peer"
     best = max(peers, key=lambda row: row.metrics[metric])
+    return versus(two_tower, best, intervals, seed, f"best peer ({best.name.split(' (')[0]})")
+
+
+def versus(system: Row, reference: Row, intervals: dict[str, str], seed: int, label: str) -> str:
+    """'<system> vs <label>: R@20 +1.2 % [+0.3, +2.0] better, ...' (paired bootstrap over test users)."""
     parts = []
     for short, column in intervals.items():
-        difference = paired_bootstrap(two_tower.per_user[column], best.per_user[column], seed=seed)
+        difference = paired_bootstrap(system.per_user[column], reference.per_user[column], seed=seed)
         parts.append(f"{short} {difference} {difference.verdict}")
-    return f"two-tower vs best peer ({best.name.split(' (')[0]}): " + ", ".join(parts)
+    return f"{system.name.split(', mean of')[0]}) vs {label}: " + ", ".join(parts)
 
 
 def format_table(title: str, lines: list, columns=(COLUMNS, HEADERS)) -> str:
@@ -326,12 +341,21 @@ def peer_rows(splits: ProtocolSplits, metric: str, seed: int, with_ials: bool) -
     return rows
 
 
-def table(title: str, peers: list[Row], two_tower: Row, metric: str, seed: int, loo: bool = False) -> str:
-    """One table: the peers, the two-tower row, and the line with its intervals."""
-    intervals = LOO_INTERVALS if loo else INTERVALS
-    versus = versus_best_peer(peers, two_tower, metric, intervals, seed)
+def table(
+    title: str, peers: list[Row], two_towers: list[Row], metric: str, seed: int, loo: bool = False
+) -> str:
+    """One table: the peers, the two-tower rows, and the lines with their intervals (each two-tower
+    row against the best peer; a row with changed settings also against the defaults' row)."""
+    lines = comparisons(peers, two_towers, metric, LOO_INTERVALS if loo else INTERVALS, seed)
     columns = (LOO_COLUMNS, LOO_HEADERS) if loo else (COLUMNS, HEADERS)
-    return format_table(title, [*peers, two_tower, ("vs", versus)], columns)
+    return format_table(title, [*peers, *two_towers, *lines], columns)
+
+
+def comparisons(peers: list[Row], two_towers: list[Row], metric: str, intervals: dict, seed: int) -> list:
+    """The interval lines under a table: each two-tower row against the best peer; a row with
+    changed settings also against the defaults' row."""
+    lines = [("vs", versus_best_peer(peers, row, metric, intervals, seed)) for row in two_towers]
+    return lines + [("vs", versus(row, two_towers[0], intervals, seed, "defaults")) for row in two_towers[1:]]
 
 
 def movielens_tables(
@@ -350,7 +374,7 @@ def movielens_tables(
         say(f"\n== {name}, random split ==")
         splits = protocol_splits(interactions, by_time=False, seed=seed)
         rows = peer_rows(splits, metric, seed, with_ials)
-        two_tower = two_tower_row(splits, "random", seeds, (COLUMNS, HEADERS))
+        two_tower = two_tower_rows(splits, "random", seeds, (COLUMNS, HEADERS))
         out.append(table(f"{name}, random split ({test_note})", rows, two_tower, metric, seed))
     if "time" in tables or "time-ts" in tables:
         timed_splits = protocol_splits(interactions, by_time=True, seed=seed)
@@ -359,13 +383,13 @@ def movielens_tables(
         common = peer_rows(untimed_splits, metric, seed, with_ials)
         if "time" in tables:
             say(f"\n== {name}, last 20 % by time, no timestamps given to the models ==")
-            two_tower = two_tower_row(untimed_splits, "time", seeds, (COLUMNS, HEADERS))
+            two_tower = two_tower_rows(untimed_splits, "time", seeds, (COLUMNS, HEADERS))
             title = f"{name}, last 20 % by time, no timestamps given to the models ({test_note})"
             out.append(table(title, common, two_tower, metric, seed))
         if "time-ts" in tables:
             say(f"\n== {name}, last 20 % by time, timestamps given ==")
             rows = [*common, recency_ease_row(timed_splits, metric)]
-            two_tower = two_tower_row(timed_splits, "time", seeds, (COLUMNS, HEADERS))
+            two_tower = two_tower_rows(timed_splits, "time", seeds, (COLUMNS, HEADERS))
             strength = Config(split_strategy="time").effective_recency_weighting(True)
             title = (
                 f"{name}, last 20 % by time, timestamps given: two-tower recency weighting "
@@ -377,7 +401,7 @@ def movielens_tables(
         splits = protocol_splits(interactions, by_time=True, seed=seed, leave_last_out=True)
         loo_metric = "NDCG@10"
         rows = [*peer_rows(splits, loo_metric, seed, with_ials), recency_ease_row(splits, loo_metric)]
-        two_tower = two_tower_row(splits, "leave_last_out", seeds, (LOO_COLUMNS, LOO_HEADERS))
+        two_tower = two_tower_rows(splits, "leave_last_out", seeds, (LOO_COLUMNS, LOO_HEADERS))
         title = (
             f"{name}, leave last out: each user's last interaction by time is the test target, the one "
             f"before it the validation target; timestamps given; full ranking (tie seed {seed})"
@@ -409,8 +433,8 @@ def counts_table(n_users: int, seed: int, seeds: list[int], metric: str, with_ia
         if with_ials:
             rows.append(ials_row(splits, metric, seed, confidence))
             lines.append(rows[-1])
-        two_tower = two_tower_row(splits, "random", seeds, (COLUMNS, HEADERS))
-        lines += [two_tower, ("vs", versus_best_peer(rows, two_tower, metric, INTERVALS, seed))]
+        two_tower = two_tower_rows(splits, "random", seeds, (COLUMNS, HEADERS))
+        lines += [*two_tower, *comparisons(rows, two_tower, metric, INTERVALS, seed)]
     title = (
         f"demo data: generate_demo(n_users={n_users}, seed={seed}, score=...): {n_users:,} players x "
         f"{rated.n_items:,} games, {len(rated):,} interactions; random split (test = 20 % per user, "

@@ -1,6 +1,7 @@
 """Benchmark: the HTTP service (`recsys serve`) under 1, 8 and 64 concurrent clients.
 
     python benchmarks/serve.py [--users 140000 --items 27000 --per-user 30 --requests 2000] [--quick]
+                               [--user-tower id|history]
 
 Builds (once; reused from benchmarks/_data/, which git ignores) a bundle of --users x --items with
 an untrained model (`recsys.model.training.build_model`, the default config's embedding size) on synthetic
@@ -12,6 +13,11 @@ the cores they share with the server; one warm-up request each, not timed):
 
   GET  /recommend/{user}?n=N      random known users
   POST /recommend                 {"history": [10 random items], "n": N}
+  POST /recommend                 {"history": [50 random items], "n": N}
+
+With `--user-tower history` the bundle's model has the history user tower (its known users'
+windows from the synthetic interactions, which then get timestamps): every request, a known
+user's included, runs the history encoder.
 
 and prints throughput and p50 / p99 latency (client side: from sending the request to having
 read the whole response). The clients run on the same machine as the server, so they take part
@@ -38,7 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DATA = ROOT / "benchmarks" / "_data"
-TARGETS_MS = {"GET /recommend/{user}": 50.0, "POST /recommend (10-item history)": 100.0}
+TARGETS_MS = {
+    "GET /recommend/{user}": 50.0,
+    "POST /recommend (10-item history)": 100.0,
+    "POST /recommend (50-item history)": 50.0,
+}
 TARGET_CLIENTS = 64
 
 
@@ -54,6 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in about a minute")
+    parser.add_argument("--user-tower", default="id", choices=["id", "history"], help="user tower")
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.items, args.per_user, args.requests = 3000, 2000, 20, 300
@@ -64,8 +75,13 @@ def build_bundle(args) -> Path:
     """A saved bundle of the requested size (built once, then reused)."""
     from recsys.config import Config
 
-    config = Config(verbosity=0, **({"embedding_dim": args.dim} if args.dim else {}))
-    path = DATA / f"serve_{args.users}x{args.items}_{args.per_user}_d{config.embedding_dim}_s{args.seed}"
+    config = Config(
+        verbosity=0, user_tower=args.user_tower, **({"embedding_dim": args.dim} if args.dim else {})
+    )
+    path = DATA / (
+        f"serve_{args.users}x{args.items}_{args.per_user}_d{config.embedding_dim}_s{args.seed}"
+        + ("_history" if args.user_tower == "history" else "")
+    )
     if (path / "manifest.json").exists():
         print(f"reusing {path.relative_to(ROOT)}")
         return path
@@ -82,7 +98,8 @@ def build_bundle(args) -> Path:
     popularity = popularity[rng.permutation(args.items)] / popularity.sum()
     users = np.repeat(np.arange(args.users, dtype=np.int32), args.per_user)
     items = rng.choice(args.items, size=users.size, p=popularity).astype(np.int32)
-    interactions = Interactions(users, items, args.users, args.items)
+    times = np.tile(np.arange(args.per_user, dtype=float), args.users)  # an order for the history tower
+    interactions = Interactions(users, items, args.users, args.items, timestamps=times)
     model = build_model(config, args.users, args.items, None, None, interactions)
     ModelBundle(
         model=model,
@@ -226,13 +243,17 @@ def main(argv=None) -> int:
         def known_user(rng):
             return "GET", f"/recommend/{int(rng.integers(args.users))}?n={n}", None
 
-        def history(rng):
-            items = rng.choice(args.items, size=10, replace=False).tolist()
-            return "POST", "/recommend", json.dumps({"history": items, "n": n})
+        def history(length):
+            def make(rng):
+                items = rng.choice(args.items, size=length, replace=False).tolist()
+                return "POST", "/recommend", json.dumps({"history": items, "n": n})
+
+            return make
 
         scenarios = {
             "GET /recommend/{user}": known_user,
-            "POST /recommend (10-item history)": history,
+            "POST /recommend (10-item history)": history(10),
+            "POST /recommend (50-item history)": history(50),
         }
         rows = []
         for name, make in scenarios.items():
@@ -257,8 +278,9 @@ def main(argv=None) -> int:
 
     print()
     print(
-        f"{args.users:,} users x {args.items:,} items, n={args.n}, {args.requests:,} requests per row, "
-        "one server process (uvicorn; ranking batched on one thread), clients on the same machine"
+        f"{args.users:,} users x {args.items:,} items, user tower {args.user_tower!r}, n={args.n}, "
+        f"{args.requests:,} requests per row, one server process (uvicorn; ranking batched on one "
+        "thread), clients on the same machine"
     )
     header = (
         f"{'request':34s} {'clients':>7s} {'req/s':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "

@@ -9,11 +9,14 @@ Measures, in one run:
     that compiles the step; the median of `--repeats` timed fits of the slice. Seconds per epoch
     are extrapolated from the slice, plus, for the row-sparse step, its once-per-epoch catch-up of
     every table row (timed on its own);
+  - with `--towers id history`, the history user tower (`user_tower = "history"`, windows of
+    `history_length` items, dense Adam) beside the id tower at each dim, and the ratio of their
+    seconds per epoch (the target: the history tower within 3x the id tower's default);
   - `implicit`'s iALS (64 factors, 15 iterations, all cores) on the same training matrix: the
     fastest CPU peer, whose whole fit is the figure to set an epoch beside.
 
     python benchmarks/training.py [--users 140000] [--dims 64 256] [--batch-size 1024]
-                                  [--steps 150] [--repeats 3] [--no-ials]
+                                  [--steps 150] [--repeats 3] [--no-ials] [--towers id history]
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=150, help="training steps timed (after a warm-up)")
     parser.add_argument("--repeats", type=int, default=3, help="timed fits per row (the median is shown)")
     parser.add_argument("--no-ials", action="store_true", help="skip the iALS row")
+    parser.add_argument(
+        "--towers", nargs="+", default=["id"], choices=["id", "history"], help="user towers to time"
+    )
     args = parser.parse_args()
 
     import keras
@@ -112,16 +118,26 @@ def main() -> int:
     rows = np.random.default_rng(0).permutation(len(train))[: config.batch_size * args.steps]
     part = train.subset(np.sort(rows))
     lines = []  # (what, examples/s, seconds per epoch, x dense)
+    ratios = []  # (dim, history tower's seconds per epoch / the id tower's default's)
     for dim in args.dims:
         dim_config = config.replace(embedding_dim=dim)
         dense_rate, _ = train_rate(dim_config, prepared, train, part, False, args.repeats)
         dense_epoch = len(train) / dense_rate
         lines.append((f"dim {dim}: Keras Adam, dense tables", dense_rate, dense_epoch, 1.0))
+        default_epoch = dense_epoch
         if keras.backend.backend() == "jax":
             rate, catch_up = train_rate(dim_config, prepared, train, part, True, args.repeats)
-            epoch = len(train) / rate + catch_up
-            speed_up = dense_epoch / epoch
-            lines.append((f"dim {dim}: row-sparse LazyAdam (default)", len(train) / epoch, epoch, speed_up))
+            default_epoch = len(train) / rate + catch_up
+            speed_up = dense_epoch / default_epoch
+            what = f"dim {dim}: row-sparse LazyAdam (default)"
+            lines.append((what, len(train) / default_epoch, default_epoch, speed_up))
+        if "history" in args.towers:
+            history_config = dim_config.replace(user_tower="history")
+            rate, _ = train_rate(history_config, prepared, train, part, False, args.repeats)
+            epoch = len(train) / rate
+            what = f"dim {dim}: history tower ({history_config.history_length} items), dense Adam"
+            lines.append((what, rate, epoch, dense_epoch / epoch))
+            ratios.append((dim, epoch / default_epoch))
     ials = None if args.no_ials else ials_seconds(train)
 
     print(
@@ -152,6 +168,8 @@ def main() -> int:
         f"training rates: the median of {args.repeats} timed fits of {args.steps} steps of batch "
         f"{config.batch_size}"
     )
+    for dim, ratio in ratios:
+        print(f"dim {dim}: the history tower's epoch takes {ratio:.1f}x the id tower's default (target: 3x)")
     return 0
 
 

@@ -280,9 +280,9 @@ class Config:
         "recent), and the dropout of its attention and feed-forward outputs.",
     )
     history_shares_items: bool = _f(
-        False,
-        "With the history tower: read history items through the item tower's id embeddings instead "
-        "of a table of its own.",
+        True,
+        "With the history tower: read history items through the item tower's id embeddings (measured "
+        "better on MovieLens by time, and fewer weights) instead of a table of its own.",
     )
 
     # --- training ---------------------------------------------------------------------------

@@ -166,13 +166,13 @@ def history_recommender(tmp_path_factory):
     )  # fmt: skip
     recommender = Recommender.fit(frame, config=config)
     path = recommender.save(tmp_path_factory.mktemp("bundle") / "model")
-    return recommender, Recommender.load(path), frame
+    return recommender, Recommender.load(path), frame, path
 
 
 def test_a_known_user_is_ranked_as_their_own_history_is(history_recommender):
     import polars as pl
 
-    recommender, loaded, frame = history_recommender
+    recommender, loaded, frame, _ = history_recommender
     user = 105
     history = frame.filter(pl.col("user") == user).sort("timestamp")["item"].to_list()
     known = recommender.recommend(user, n=5)
@@ -185,7 +185,7 @@ def test_a_known_user_is_ranked_as_their_own_history_is(history_recommender):
 
 
 def test_new_interactions_change_a_known_users_list_without_retraining(history_recommender):
-    recommender, _, frame = history_recommender
+    recommender, _, frame, _ = history_recommender
     user = 107
     before = recommender.recommend(user, n=5)
     newer = [1003, 1004, 1005]
@@ -222,3 +222,27 @@ def test_new_interactions_need_the_history_tower(tmp_path):
     recommender = Recommender.fit(frame, config=config)
     with pytest.raises(DataError, match="user_tower = 'history'"):
         recommender.recommend(1, new_interactions=[3])
+
+
+def test_the_service_runs_every_history_through_the_encoder(history_recommender, tmp_path):
+    """The real server: a known user, a history, and a known user with newer interactions give
+    the Recommender's answers (one path); the same body for an id-tower model is a 400."""
+    pytest.importorskip("fastapi")
+    from test_service import serving
+
+    recommender, _, _, path = history_recommender
+    newer = [1003, 1004, 1005]
+    with serving(path, tmp_path) as client:
+        status, _, known = client.get("/recommend/107?n=5")
+        assert status == 200
+        assert [entry["item"] for entry in known["items"]] == recommender.recommend(107, n=5).items[0]
+        status, _, visitor = client.post({"history": newer, "n": 5})
+        expected = recommender.recommend_from_history(newer, n=5)
+        assert status == 200 and not visitor["fallback"]
+        assert [entry["item"] for entry in visitor["items"]] == expected.items[0]
+        status, _, extended = client.post({"user": 107, "history": newer, "n": 5})
+        expected = recommender.recommend(107, n=5, new_interactions=newer)
+        assert status == 200, extended
+        assert [entry["item"] for entry in extended["items"]] == expected.items[0]
+        for entry, score in zip(extended["items"], expected.scores[0]):
+            assert entry["score"] == pytest.approx(score, rel=1e-4)

@@ -24,9 +24,10 @@ from recsys.model.training import build_model, fit
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def trained_model(features: bool, loss: str = "softmax") -> EmbeddingModel:
+def trained_model(features: bool, loss: str = "softmax", **settings) -> EmbeddingModel:
     """A model trained for two epochs (so its weights are not the seeded initial values), with the
-    log-q table of its task and, with `features`, user and item feature tables."""
+    log-q table of its task and, with `features`, user and item feature tables; `settings` go to
+    its Config (e.g. the history user tower)."""
     data, user_group, item_group = community_interactions(n_users=64, n_items=32, per_user=5)
     config = Config(
         embedding_dim=8,
@@ -38,6 +39,7 @@ def trained_model(features: bool, loss: str = "softmax") -> EmbeddingModel:
         id_dropout=0.3,
         seed=5,
         verbosity=0,
+        **settings,
     )
     rng = np.random.default_rng(0)
     user_table = item_table = None
@@ -82,6 +84,22 @@ def test_keras_file_round_trip(tmp_path, features):
     assert_same_model(keras.saving.load_model(path, compile=False), model)
 
 
+def test_keras_file_round_trip_of_the_history_tower(tmp_path):
+    blocks = 1  # an attention block before the pooling: every layer of the tower is saved
+    model = trained_model(False, user_tower="history", history_length=6, history_blocks=blocks)
+    windows = ops.convert_to_numpy(model.user_encoder.histories)
+    assert (windows < model.n_items).any()  # the known users' saved windows travel in the file
+    model.save(tmp_path / "history.keras")
+    loaded = keras.saving.load_model(tmp_path / "history.keras")
+    assert loaded.user_tower == "history" and loaded.history_blocks == blocks
+    assert_same_model(loaded, model)
+    fresh = np.array([[model.n_items] * 3 + [1, 2, 3], [4, 5, 6, 7, 8, 9]])  # histories it never saw
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(loaded.user_embedding_from_history(fresh)),
+        ops.convert_to_numpy(model.user_embedding_from_history(fresh)),
+    )
+
+
 def test_keras_file_keeps_another_task_and_embeds_from_features(tmp_path):
     model = trained_model(features=True, loss="bpr")
     model.save(tmp_path / "bpr.keras")
@@ -107,11 +125,13 @@ _CHILD = textwrap.dedent(
     import recsys.model.towers
     from recsys.model.towers import EmbeddingModel, compute_embeddings
 
-    role, source, target, out = sys.argv[1:5]
+    role, source, target, out, tower = sys.argv[1:6]
     if role == "create":
         rng = np.random.default_rng(7)
+        history = dict(user_tower="history", history_length=4, history_blocks=1) if tower == "history" else {}
         model = EmbeddingModel(
-            9, 7, embedding_dim=6, user_feature_dim=3, item_feature_dim=4, hidden_dim=5, id_dropout=0.3
+            9, 7, embedding_dim=6, user_feature_dim=0 if history else 3, item_feature_dim=4, hidden_dim=5,
+            id_dropout=0.3, **history
         )
         model.build()
         for variable in model.trainable_weights:
@@ -120,6 +140,7 @@ _CHILD = textwrap.dedent(
             rng.normal(size=(9, 3)).astype("float32"),
             rng.normal(size=(7, 4)).astype("float32"),
             np.log(rng.dirichlet(np.ones(7))).astype("float32"),
+            user_histories=np.minimum(rng.integers(0, 11, size=(9, 4)), 7),
         )
     else:
         model = keras.saving.load_model(source)
@@ -134,7 +155,7 @@ _CHILD = textwrap.dedent(
 )
 
 
-def run_child(backend: str, *args: Path) -> None:
+def run_child(backend: str, *args: Path | str) -> None:
     env = {
         **os.environ,
         "KERAS_BACKEND": backend,
@@ -156,14 +177,16 @@ def run_child(backend: str, *args: Path) -> None:
     importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("torch") is None,
     reason="needs TensorFlow and PyTorch: pip install -r requirements-backends.txt",
 )
-def test_a_file_saved_on_one_backend_loads_on_another(tmp_path):
-    """TensorFlow creates and saves a model; PyTorch loads that file and saves it again; JAX loads
-    PyTorch's file and saves it again; this process (any backend) loads JAX's file. Each writes the
-    embeddings it computes, which must all be TensorFlow's."""
+@pytest.mark.parametrize("tower", ["id", "history"])
+def test_a_file_saved_on_one_backend_loads_on_another(tmp_path, tower):
+    """TensorFlow creates and saves a model (either user tower; the history tower with an attention
+    block and saved windows); PyTorch loads that file and saves it again; JAX loads PyTorch's file
+    and saves it again; this process (any backend) loads JAX's file. Each writes the embeddings it
+    computes, which must all be TensorFlow's."""
     chain = [("tensorflow", "create"), ("torch", "load"), ("jax", "load")]
     for step, (backend, role) in enumerate(chain):
         source = tmp_path / f"{step - 1}.keras"
-        run_child(backend, role, source, tmp_path / f"{step}.keras", tmp_path / backend)
+        run_child(backend, role, source, tmp_path / f"{step}.keras", tmp_path / backend, tower)
     for part in ("user", "item", "log_q", "cold"):
         saved = np.load(tmp_path / f"tensorflow_{part}.npy")
         assert saved.size and np.abs(saved).sum() > 0

@@ -96,14 +96,14 @@ class Client:
         return self.call("POST", "/recommend", body=body, raw=raw, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def server(planted, tmp_path_factory):
-    """`python -m recsys serve` on a free port of 127.0.0.1, stopped after the module's tests."""
-    path = planted[4]
+@contextlib.contextmanager
+def serving(bundle: Path, log_dir: Path):
+    """`python -m recsys serve` of `bundle` on a free port of 127.0.0.1: yields a Client once
+    /health answers; the process is stopped on exit."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log_path = log_dir / "server.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "recsys", "serve", "--bundle", str(path), "--port", str(port)]
+    command = [sys.executable, "-m", "recsys", "serve", "--bundle", str(bundle), "--port", str(port)]
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     client = Client(port)
@@ -126,6 +126,13 @@ def server(planted, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(planted, tmp_path_factory):
+    """The planted bundle served, stopped after the module's tests."""
+    with serving(planted[4], tmp_path_factory.mktemp("server")) as client:
+        yield client
 
 
 def seen_items(frame: pl.DataFrame, user: int) -> set:
@@ -212,6 +219,15 @@ def test_without_history_the_answer_is_the_most_popular(server, planted):
         assert status == 200 and answer["fallback"] is True and [i for i, _ in pairs(answer)] == top
     status, _, answer = server.post(raw=b"")  # no body at all
     assert status == 200 and answer["fallback"] is True and len(answer["items"]) == 10
+
+
+def test_a_known_user_beside_a_history_needs_the_history_tower(server, planted):
+    """This model embeds user ids: newer interactions of a known user cannot count without
+    retraining, and the answer says so instead of ignoring them; an unknown user is a visitor."""
+    status, _, body = server.post({"user": user_id(3), "history": [item_id(1)], "n": 3})
+    assert status == 400 and "user_tower = 'history'" in body["error"] and "\n" not in body["error"]
+    status, _, visitor = server.post({"user": 99_999, "history": [item_id(1)], "n": 3})
+    assert status == 200 and visitor == server.post({"history": [item_id(1)], "n": 3})[2]
 
 
 def test_a_new_user_by_features_gets_their_community(server, planted):

@@ -338,7 +338,10 @@ class EmbeddingModel(keras.Model):
         """Embeddings of users given by their histories (history tower only): `windows` (rows x
         `history_length` item indices, oldest first, padded on the left with `n_items`; see
         `recsys.data.sequences.window_of`). A known user's embedding is this function of the user's
-        saved window, so a history with newer interactions needs no retraining.
+        saved window, so a history with newer interactions needs no retraining. Returns a float32
+        numpy matrix (rows x embedding_dim), computed compiled (`predict_on_batch`): callers with
+        batches of many sizes pad them to a few (as `ItemRanking.encode_histories` does), since
+        each new shape is compiled once.
 
         Example:
             >>> model = EmbeddingModel(n_users=2, n_items=5, embedding_dim=8, user_tower="history",
@@ -361,7 +364,11 @@ class EmbeddingModel(keras.Model):
                 f"histories must be a (rows, {self.history_length}) matrix of item indices, "
                 f"got shape {windows.shape}."
             )
-        return self.user_embedding(np.zeros(len(windows), dtype="int32"), history=windows)
+        embedder = self.__dict__.get("_history_embedder")
+        if embedder is None:  # made once, kept out of Keras' tracking (it is no part of the model)
+            embedder = _HistoryEmbedder(self)
+            object.__setattr__(self, "_history_embedder", embedder)
+        return embedder.predict_on_batch(windows.astype("int32"))
 
     def item_embedding(self, items, training=False, rows=None):
         """Item tower output, scaled like `user_embedding`."""
@@ -523,6 +530,20 @@ def padded_rows(n_ids: int, row_multiple: int) -> int:
     """Rows of an id table: `n_ids` rounded up to a multiple of `row_multiple` (the number of
     shards a model-parallel run splits the table into; the extra rows are never looked up)."""
     return -(-n_ids // row_multiple) * row_multiple
+
+
+class _HistoryEmbedder(keras.Model):
+    """`EmbeddingModel.user_embedding_from_history` as a Keras model of its own, so that
+    `predict_on_batch` runs it compiled (jit on JAX, a tf.function on TensorFlow): an order of
+    magnitude faster than calling the layers eagerly, one request at a time, in a service."""
+
+    def __init__(self, model: EmbeddingModel, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding_model = model
+
+    def call(self, windows):
+        users = ops.zeros((ops.shape(windows)[0],), dtype="int32")
+        return self.embedding_model.user_embedding(users, history=windows)
 
 
 def compute_embeddings(model: EmbeddingModel, which: str, batch_size: int = 65536) -> np.ndarray:

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-__all__ = ["Batcher"]
+MAX_BATCH = 64  # jobs of one kind answered together, at most
+
+__all__ = ["MAX_BATCH", "Batcher"]
 
 
 class Batcher:
@@ -20,7 +22,7 @@ class Batcher:
     once (a batch of one) and a busy one answers in batches as large as the load makes them. Only
     this thread ranks, so the model needs no locks. `submit` returns a concurrent Future."""
 
-    def __init__(self, handlers: dict[str, Callable[[list], list]], max_batch: int = 64):
+    def __init__(self, handlers: dict[str, Callable[[list], list]], max_batch: int = MAX_BATCH):
         self.handlers = handlers
         self.max_batch = max_batch
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()

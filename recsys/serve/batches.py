@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from recsys.data.sequences import window_of
 from recsys.errors import ArtifactError
 from recsys.serve.answers import rows_matrix
+from recsys.serve.batcher import MAX_BATCH
 from recsys.serve.recommender import Recommender
 
 __all__ = ["RequestRanker"]
@@ -53,6 +54,7 @@ class RequestRanker:
                 raise ArtifactError(f"the {name} embeddings of the bundle contain NaN or infinite values.")
         for index in ("index", "fold_in_index", "similarity_index", "popularity_index"):
             getattr(recommender, index)  # built now, not on the first request
+        recommender.warm_up(MAX_BATCH)  # the history tower compiled for every batch size, likewise
         self.item_ids = self.items.python_ids
 
     def _scored(self, top: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[Any, float]]:

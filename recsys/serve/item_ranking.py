@@ -262,10 +262,30 @@ class ItemRanking:
         return np.asarray(ops.convert_to_numpy(table))[np.asarray(users, dtype=np.int64)]
 
     def encode_histories(self, windows: np.ndarray) -> np.ndarray:
-        """User vectors from history windows through the history tower (see `windows`)."""
-        return np.asarray(
-            ops.convert_to_numpy(self.bundle.model.user_embedding_from_history(windows)), np.float32
-        )
+        """User vectors from history windows through the history tower (see `windows`).
+
+        The rows are padded (with empty windows) to a power of two, at least 8, and encoded in
+        blocks of at most 4,096: the backend then sees a handful of shapes, so a service whose
+        batches vary in size does not trace or compile the encoder again for every new size."""
+        windows = np.asarray(windows)
+        n_rows, size = len(windows), _block_rows(len(windows))
+        padded = np.full((-(-n_rows // size) * size, windows.shape[1]), self.bundle.model.n_items, np.int32)
+        padded[:n_rows] = windows
+        model = self.bundle.model
+        parts = [
+            ops.convert_to_numpy(model.user_embedding_from_history(padded[start : start + size]))
+            for start in range(0, len(padded), size)
+        ]
+        return np.asarray(np.concatenate(parts)[:n_rows], np.float32)
+
+    def warm_up(self, max_rows: int) -> None:
+        """Compile the history tower for every block size `encode_histories` uses up to `max_rows`
+        rows (8, 16, ... ), so that no request waits for a compilation; nothing for the id tower."""
+        if not self.reads_history:
+            return
+        empty, length = self.bundle.model.n_items, self.bundle.model.history_length
+        for rows in sorted({_block_rows(n) for n in range(1, max_rows + 1)}):
+            self.encode_histories(np.full((rows, length), empty, np.int32))
 
     def rank_histories(
         self,
@@ -363,3 +383,9 @@ class ItemRanking:
             (items int32, scores float32), queries x k, best first, padded with -1 / -inf.
         """
         return similar_items(self.similarity_index, items, k, exclude)
+
+
+def _block_rows(n_rows: int) -> int:
+    """Rows of the blocks `ItemRanking.encode_histories` encodes `n_rows` in: the next power of
+    two, at least 8, at most 4,096."""
+    return min(4096, max(8, 1 << max(0, n_rows - 1).bit_length()))
