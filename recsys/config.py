@@ -260,10 +260,10 @@ class Config:
     )
     user_tower: UserTower = _f(
         "id",
-        "'id': an embedding per user id (plus the user features); 'history': a self-attention "
-        "encoder of the user's latest history_length items, trained on the next item, which serves "
-        "any history without retraining; 'auto': 'history' when the interactions have timestamps, "
-        "else 'id' (the choice is printed).",
+        "'id': an embedding per user id (plus the user features); 'history': an attention "
+        "encoder of the user's latest history_length items (plus the user features), trained on "
+        "the next item, which serves any history without retraining; 'auto': 'history' when the "
+        "interactions have timestamps, else 'id' (the choice is printed).",
     )
     history_length: PositiveInt = _f(50, "With the history tower: items of each user's history it reads.")
     history_blocks: NonNegativeInt = _f(

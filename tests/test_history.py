@@ -145,13 +145,15 @@ def test_history_settings_are_checked():
         Config(user_tower="sequence").validate()
     assert Config(user_tower="auto").effective_user_tower(True) == "history"
     assert Config(user_tower="auto").effective_user_tower(False) == "id"
-    with pytest.raises(DataError, match="user features"):
-        EmbeddingModel(n_users=2, n_items=3, embedding_dim=8, user_tower="history", user_feature_dim=4)
+    model = EmbeddingModel(n_users=2, n_items=3, embedding_dim=8, user_tower="history", user_feature_dim=4)
+    with pytest.raises(DataError, match=r"\(1, 4\) matrix, one row per history"):
+        model.user_embedding_from_history(np.array([[3] * 50]), np.zeros((1, 3)))
 
 
 @pytest.fixture(scope="module")
 def history_recommender(tmp_path_factory):
-    """A small history-tower Recommender, trained on sequences, saved and loaded back."""
+    """A small history-tower Recommender with user features, trained on sequences, saved and
+    loaded back: (recommender, loaded, frame, path, features by user id)."""
     import polars as pl
 
     from recsys.serve.recommender import Recommender
@@ -160,43 +162,55 @@ def history_recommender(tmp_path_factory):
     frame = pl.DataFrame(
         {"user": data.users + 100, "item": data.items + 1000, "timestamp": data.timestamps + 1_700_000_000}
     )
+    features = {100 + u: {"plan": f"p{u % 3}", "age": float(20 + u % 7)} for u in range(data.n_users)}
     config = Config(
         user_tower="history", embedding_dim=16, history_length=4, max_epochs=3, production_epochs=3,
         min_interactions_per_user=1, min_interactions_per_item=1, verbosity=0, batch_size=64,
     )  # fmt: skip
-    recommender = Recommender.fit(frame, config=config)
+    recommender = Recommender.fit(frame, user_features=features, config=config)
+    assert recommender.bundle.model.user_feature_dim > 0  # the history tower reads the features too
     path = recommender.save(tmp_path_factory.mktemp("bundle") / "model")
-    return recommender, Recommender.load(path), frame, path
+    return recommender, Recommender.load(path), frame, path, features
 
 
 def test_a_known_user_is_ranked_as_their_own_history_is(history_recommender):
+    """One path: a known user's list is the encoder of the user's training history and features,
+    whichever way it is asked for, and the saved bundle reproduces it."""
     import polars as pl
 
-    recommender, loaded, frame, _ = history_recommender
+    recommender, loaded, frame, _, features = history_recommender
     user = 105
     history = frame.filter(pl.col("user") == user).sort("timestamp")["item"].to_list()
     known = recommender.recommend(user, n=5)
-    from_history = recommender.recommend_from_history(history, n=5)
-    assert known.items == from_history.items  # one path: the encoder of the same window
+    from_history = recommender.recommend_from_features(features[user], n=5, history=history)
+    assert known.items == from_history.items
     np.testing.assert_allclose(known.scores, from_history.scores, rtol=1e-5)
     again = loaded.recommend(user, n=5)  # the saved bundle reproduces it
     assert again.items == known.items
     np.testing.assert_allclose(again.scores, known.scores, rtol=1e-5)
+    # the features count: another plan, the same history, other scores
+    other = {**features[user], "plan": "p0" if features[user]["plan"] != "p0" else "p1"}
+    changed = recommender.recommend_from_features(other, n=5, history=history)
+    assert not np.allclose(changed.scores, known.scores)
+    cold = recommender.recommend_from_features(features[user], n=5)  # features alone: a cold user
+    assert cold.fallback == [False] and len(cold.items[0]) == 5
 
 
 def test_new_interactions_change_a_known_users_list_without_retraining(history_recommender):
-    recommender, _, frame, _ = history_recommender
+    recommender, _, frame, _, features = history_recommender
     user = 107
     before = recommender.recommend(user, n=5)
     newer = [1003, 1004, 1005]
     after = recommender.recommend(user, n=5, new_interactions=newer)
     assert after.items != before.items
     assert not set(newer) & set(after.items[0])  # the new interactions count as seen
-    # The same as a history: the saved window, then the new items.
+    # The same as a history: the saved window, then the new items, with the user's features.
     window = recommender.known_windows(np.array([recommender.user_vocab.indices_of([user])[0]]))[0]
     saved = recommender.item_vocab.ids.to_list()
     saved = [saved[int(i)] for i in window if i != recommender.bundle.model.n_items]
-    as_history = recommender.recommend_from_history(saved + newer, n=25, exclude_history=False)
+    as_history = recommender.recommend_from_features(
+        features[user], n=25, history=saved + newer, exclude_history=False
+    )
     scores = dict(zip(as_history.items[0], as_history.scores[0]))
     for item, score in zip(after.items[0], after.scores[0]):
         assert score == pytest.approx(scores[item], rel=1e-5)  # the same user vector
@@ -230,7 +244,7 @@ def test_the_service_runs_every_history_through_the_encoder(history_recommender,
     pytest.importorskip("fastapi")
     from test_service import serving
 
-    recommender, _, _, path = history_recommender
+    recommender, _, _, path, _ = history_recommender
     newer = [1003, 1004, 1005]
     with serving(path, tmp_path) as client:
         status, _, known = client.get("/recommend/107?n=5")

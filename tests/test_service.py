@@ -438,7 +438,7 @@ def test_serving_ranker_gives_the_recommenders_answers_alone_and_batched(planted
         assert np.allclose([s for _, s in answer], expected.scores[0], atol=1e-5)
     history = [item_id(2), item_id(9), item_id(44)]
     indices = serving.items.indices(history)
-    (answer,) = serving.histories_batch([(indices, 6, frozenset())])
+    (answer,) = serving.histories_batch([(indices, 6, frozenset(), -1)])
     assert [i for i, _ in answer] == model.recommend_from_history(history, n=6).items[0]
     (answer,) = serving.similar_batch([(serving.items.index_of(item_id(4)), 5)])
     assert [i for i, _ in answer] == model.similar_items([item_id(4)], n=5).items[0]

@@ -8,7 +8,8 @@ masked, a feed-forward layer; residuals and layer normalisation), and then pools
 attention from its last position: a query made from the most recent item scores every item of
 the window (per head, a dot product, padding masked), their softmax weights average the items,
 and the average, added to the most recent item and passed through a feed-forward layer, is the
-user's embedding. The pooling projects only the query (one d x d product per user, not one per
+user's embedding; with user features, their MLP's output (as in the id tower) is added to it.
+The pooling projects only the query (one d x d product per user, not one per
 window position as a full attention block's keys and values need), so it costs about as much as
 the id tower's lookup; `benchmarks/quality.py` measures whether the blocks add anything.
 
@@ -52,6 +53,11 @@ class HistoryEncoder(keras.layers.Layer):
         seed: Seeds the initialisers and the dropout.
         item_table: The item tower's id embedding layer, to share (None: a table of its own, with
             a padding row).
+        feature_dim: Columns of the user feature table (0: none). The features go through an MLP
+            (`hidden_dim`, then `embedding_dim`), as in the id tower, and are added to the
+            encoded history: a known user's come from the constant `feature_table`, others are
+            given (`call(..., features=)`).
+        hidden_dim: The feature MLP's hidden width.
 
     Example:
         >>> encoder = HistoryEncoder(n_users=2, n_items=5, embedding_dim=8, history_length=3)
@@ -73,6 +79,8 @@ class HistoryEncoder(keras.layers.Layer):
         dropout: float = 0.1,
         seed: int = 0,
         item_table: keras.layers.Embedding | None = None,
+        feature_dim: int = 0,
+        hidden_dim: int = 128,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -148,6 +156,20 @@ class HistoryEncoder(keras.layers.Layer):
             trainable=False,
             name="user_histories",
         )
+        self.feature_dim, self.hidden_dim = int(feature_dim), int(hidden_dim)
+        if self.feature_dim:
+            self.features = self.add_weight(
+                shape=(self.n_users, self.feature_dim),
+                initializer="zeros",
+                trainable=False,
+                name="feature_table",
+            )
+            self.hidden = keras.layers.Dense(
+                self.hidden_dim, activation="relu", kernel_initializer=glorot(84), name="feature_hidden"
+            )
+            self.project = keras.layers.Dense(
+                self.embedding_dim, kernel_initializer=glorot(85), name="feature_projection"
+            )
 
     def build(self, input_shape=None):
         sequence = (None, self.history_length, self.embedding_dim)
@@ -170,7 +192,23 @@ class HistoryEncoder(keras.layers.Layer):
             self.out_norm,
         ):
             layer.build(row)
+        if self.feature_dim:
+            self.hidden.build((None, self.feature_dim))
+            self.project.build((None, self.hidden_dim))
         self.built = True
+
+    def set_feature_table(self, table: np.ndarray) -> None:
+        """Load the known users' encoded features (n_users x feature_dim)."""
+        if table.shape != (self.n_users, self.feature_dim):
+            raise DataError(f"feature table must be {(self.n_users, self.feature_dim)}, got {table.shape}")
+        self.features.assign(np.asarray(table, dtype="float32"))
+
+    def feature_embedding(self, features):
+        """The feature path alone: `features` (rows x feature_dim) through the MLP, what `call`
+        adds to the encoded history."""
+        if not self.feature_dim:
+            raise DataError("the user tower has no features: it reads histories only.")
+        return self.project(self.hidden(features))
 
     def set_user_histories(self, windows: np.ndarray) -> None:
         """Load the known users' windows (n_users x history_length item indices, padded with n_items)."""
@@ -248,12 +286,20 @@ class HistoryEncoder(keras.layers.Layer):
         h = self.pool_norm(last + self.drop(self.pool_output(pooled), training=training))
         return self.out_norm(h + self.drop(self.out_contract(self.out_expand(h)), training=training))
 
-    def call(self, users, training=False, rows=None, history=None):
+    def call(self, users, training=False, rows=None, history=None, features=None):
         """The users' embeddings: `history` (rows x history_length) when given, else each user's
-        window from `user_histories`. `rows` is accepted for the id tower's signature and unused."""
+        window from `user_histories`; plus, with user features, the feature path of `features`
+        when given, else of each user's row of the feature table. `rows` is accepted for the id
+        tower's signature and unused."""
+        users = ops.convert_to_tensor(users, dtype="int32")
         if history is None:
-            history = ops.take(self.histories, ops.convert_to_tensor(users, dtype="int32"), axis=0)
-        return self.encode(history, training=training)
+            history = ops.take(self.histories, users, axis=0)
+        encoded = self.encode(history, training=training)
+        if not self.feature_dim:
+            return encoded
+        if features is None:
+            features = ops.take(self.features, users, axis=0)
+        return encoded + self.feature_embedding(features)
 
     def get_config(self):
         return {
@@ -266,4 +312,6 @@ class HistoryEncoder(keras.layers.Layer):
             "num_heads": self.num_heads,
             "dropout": self.dropout_rate,
             "seed": self.seed,
+            "feature_dim": self.feature_dim,
+            "hidden_dim": self.hidden_dim,
         }

@@ -278,11 +278,6 @@ class EmbeddingModel(keras.Model):
         )
         self.user_encoder: Encoder | HistoryEncoder
         if user_tower == "history":
-            if user_feature_dim:
-                raise DataError(
-                    "the history user tower does not read user features yet: set use_user_features = False "
-                    "or user_tower = 'id'."
-                )
             self.user_encoder = HistoryEncoder(
                 n_users,
                 n_items,
@@ -293,6 +288,8 @@ class EmbeddingModel(keras.Model):
                 history_dropout,
                 seed,
                 item_table=item_encoder.id_embedding if history_shares_items else None,
+                feature_dim=user_feature_dim,
+                hidden_dim=hidden_dim,
                 name="user_encoder",
             )
         else:
@@ -321,24 +318,26 @@ class EmbeddingModel(keras.Model):
             embedding = embedding / ops.sqrt(ops.sum(ops.square(embedding), axis=-1, keepdims=True) + 1e-12)
         return embedding
 
-    def user_embedding(self, users, training=False, rows=None, history=None):
+    def user_embedding(self, users, training=False, rows=None, history=None, features=None):
         """User tower output; with normalisation it is divided by sqrt(temperature), so that a dot
         product of the two towers is the training logit (cosine / temperature). `rows`: the id
-        embeddings already looked up (see `Encoder.call`). `history` (history tower only): the
-        users' windows (rows x history_length item indices, `recsys.data.sequences`), instead of
-        the saved ones."""
+        embeddings already looked up (see `Encoder.call`). `history` and `features` (history
+        tower only): the users' windows (rows x history_length item indices,
+        `recsys.data.sequences`) and encoded features, instead of the saved ones."""
         if self.user_tower == "history":
-            encoded = self.user_encoder(users, training=training, history=history)
+            encoded = self.user_encoder(users, training=training, history=history, features=features)
         else:
             encoded = self.user_encoder(users, training=training, rows=rows)
         embedding = self._finish(encoded)
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
-    def user_embedding_from_history(self, windows):
+    def user_embedding_from_history(self, windows, features=None):
         """Embeddings of users given by their histories (history tower only): `windows` (rows x
         `history_length` item indices, oldest first, padded on the left with `n_items`; see
         `recsys.data.sequences.window_of`). A known user's embedding is this function of the user's
-        saved window, so a history with newer interactions needs no retraining. Returns a float32
+        saved window, so a history with newer interactions needs no retraining. With user
+        features, `features` (rows x `user_feature_dim`, encoded like the feature table; None: all
+        zeros, a user of whom nothing is known) join the history. Returns a float32
         numpy matrix (rows x embedding_dim), computed compiled (`predict_on_batch`): callers with
         batches of many sizes pad them to a few (as `ItemRanking.encode_histories` does), since
         each new shape is compiled once.
@@ -364,11 +363,23 @@ class EmbeddingModel(keras.Model):
                 f"histories must be a (rows, {self.history_length}) matrix of item indices, "
                 f"got shape {windows.shape}."
             )
+        inputs = {"history": windows.astype("int32")}
+        if self.user_feature_dim:
+            inputs["features"] = (
+                np.zeros((len(windows), self.user_feature_dim), "float32")
+                if features is None
+                else np.asarray(features, "float32")
+            )
+            if inputs["features"].shape != (len(windows), self.user_feature_dim):
+                raise DataError(
+                    f"user features must be a ({len(windows)}, {self.user_feature_dim}) matrix, one row "
+                    f"per history, got shape {inputs['features'].shape}."
+                )
         embedder = self.__dict__.get("_history_embedder")
         if embedder is None:  # made once, kept out of Keras' tracking (it is no part of the model)
             embedder = _HistoryEmbedder(self)
             object.__setattr__(self, "_history_embedder", embedder)
-        return embedder.predict_on_batch(windows.astype("int32"))
+        return embedder.predict_on_batch(inputs)
 
     def item_embedding(self, items, training=False, rows=None):
         """Item tower output, scaled like `user_embedding`."""
@@ -402,7 +413,7 @@ class EmbeddingModel(keras.Model):
         `user_embedding_from_features`, for the item tower (rows x `item_feature_dim`)."""
         return self._from_features(self.item_encoder, features, "item", self.item_feature_dim)
 
-    def _from_features(self, encoder: Encoder, features, side: str, feature_dim: int):
+    def _from_features(self, encoder: Encoder | HistoryEncoder, features, side: str, feature_dim: int):
         if not feature_dim:
             raise DataError(
                 f"this model has no {side} features (its {side} tower embeds ids only), so it cannot "
@@ -417,6 +428,9 @@ class EmbeddingModel(keras.Model):
             )
         if not self.built:
             self.build()
+        if side == "user" and self.user_tower == "history":  # a user with no items yet
+            empty = np.full((shape[0], self.history_length), self.n_items, np.int32)
+            return self.user_embedding_from_history(empty, ops.convert_to_numpy(features))
         embedding = self._finish(encoder.feature_embedding(features))
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
@@ -541,9 +555,10 @@ class _HistoryEmbedder(keras.Model):
         super().__init__(**kwargs)
         self.embedding_model = model
 
-    def call(self, windows):
+    def call(self, inputs):
+        windows = inputs["history"]
         users = ops.zeros((ops.shape(windows)[0],), dtype="int32")
-        return self.embedding_model.user_embedding(users, history=windows)
+        return self.embedding_model.user_embedding(users, history=windows, features=inputs.get("features"))
 
 
 def compute_embeddings(model: EmbeddingModel, which: str, batch_size: int = 65536) -> np.ndarray:

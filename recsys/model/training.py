@@ -80,8 +80,9 @@ def build_model(
 def _build(config: Config, n_users, n_items, user_table, item_table, train: Interactions) -> EmbeddingModel:
     task = task_from_config(config, n_items)
     user_tower = config.effective_user_tower(train.timestamps is not None)
-    if user_tower == "history":
-        user_table = None  # the history tower reads no user features (yet)
+    if config.user_tower == "auto":
+        reason = "the interactions have timestamps" if user_tower == "history" else "no timestamps"
+        say(f"user_tower 'auto': the {user_tower} tower ({reason}).")
     model = EmbeddingModel(
         n_users=n_users,
         n_items=n_items,

@@ -387,7 +387,7 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
             # loop; a model without user features is a 400 naming that.
             answer = await asyncio.to_thread(ranker.features, body.features, body.n, known, exclude)
         elif known:
-            answer = await ranked("history", (known, body.n, exclude))
+            answer = await ranked("history", (known, body.n, exclude, user))
         else:
             fallback = True
             answer = ranker.popular(body.n, exclude)

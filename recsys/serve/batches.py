@@ -81,21 +81,25 @@ class RequestRanker:
         )
         return [self._scored(top[q], scores[q], n) for q, (_, n, _) in enumerate(queries)]
 
-    def histories_batch(self, queries: list[tuple[list[int], int, Excluded]]) -> list[list]:
-        """For (known history item indices in order, n, excluded indices) queries with a non-empty
-        history: top-n items from the history (the history tower, or fold-in: see
+    def histories_batch(self, queries: list[tuple[list[int], int, Excluded, int]]) -> list[list]:
+        """For (known history item indices in order, n, excluded indices, known user index or -1)
+        queries with a non-empty history: top-n items from the history (the history tower, with
+        a known user's features where the model has them; or fold-in: see
         `Recommender.rank_histories`), the history excluded."""
-        histories = rows_matrix([items for items, _, _ in queries], len(self.items))
-        k = max(n for _, n, _ in queries)
-        excluded = self._exclusions([e for _, _, e in queries])
-        windows = None
+        histories = rows_matrix([items for items, _, _, _ in queries], len(self.items))
+        k = max(n for _, n, _, _ in queries)
+        excluded = self._exclusions([e for _, _, e, _ in queries])
+        windows = features = None
         if self.recommender.reads_history:  # the history tower reads each history in its order
             model = self.recommender.bundle.model
             windows = window_of(
-                [np.asarray(items) for items, _, _ in queries], model.history_length, model.n_items
+                [np.asarray(items) for items, _, _, _ in queries], model.history_length, model.n_items
             )
-        top, scores, _ = self.recommender.rank_histories(histories, k, exclude=excluded, windows=windows)
-        return [self._scored(top[q], scores[q], n) for q, (_, n, _) in enumerate(queries)]
+            features = self.recommender.known_features(np.array([user for _, _, _, user in queries]))
+        top, scores, _ = self.recommender.rank_histories(
+            histories, k, exclude=excluded, windows=windows, features=features
+        )
+        return [self._scored(top[q], scores[q], n) for q, (_, n, _, _) in enumerate(queries)]
 
     def extended_history(self, user: int, history: list[int]) -> tuple[list[int], frozenset[int]]:
         """A known user's saved history (history tower) followed by `history`, and the user's

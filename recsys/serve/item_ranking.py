@@ -256,24 +256,40 @@ class ItemRanking:
         model = self.bundle.model
         return windows_from_pairs(rows, items, n_queries, model.history_length, model.n_items, times)
 
+    def known_features(self, users: np.ndarray) -> np.ndarray | None:
+        """The encoded feature rows of known users (zeros for -1, a user the model does not know),
+        as the history tower reads them beside a history; None for a model without user features."""
+        model = self.bundle.model
+        if not model.user_feature_dim:
+            return None
+        table = np.asarray(ops.convert_to_numpy(model.user_encoder.features), np.float32)
+        users = np.asarray(users, dtype=np.int64)
+        return np.where((users >= 0)[:, None], table[np.maximum(users, 0)], 0.0).astype(np.float32)
+
     def known_windows(self, users: np.ndarray) -> np.ndarray:
         """The saved windows of known users (their latest training items), for appending to."""
         table = self.bundle.model.user_encoder.histories
         return np.asarray(ops.convert_to_numpy(table))[np.asarray(users, dtype=np.int64)]
 
-    def encode_histories(self, windows: np.ndarray) -> np.ndarray:
-        """User vectors from history windows through the history tower (see `windows`).
+    def encode_histories(self, windows: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """User vectors from history windows (see `windows`) and, with user features, their
+        encoded feature rows (None: unknown) through the history tower.
 
         The rows are padded (with empty windows) to a power of two, at least 8, and encoded in
         blocks of at most 4,096: the backend then sees a handful of shapes, so a service whose
         batches vary in size does not trace or compile the encoder again for every new size."""
         windows = np.asarray(windows)
         n_rows, size = len(windows), _block_rows(len(windows))
-        padded = np.full((-(-n_rows // size) * size, windows.shape[1]), self.bundle.model.n_items, np.int32)
-        padded[:n_rows] = windows
         model = self.bundle.model
+        padded = np.full((-(-n_rows // size) * size, windows.shape[1]), model.n_items, np.int32)
+        padded[:n_rows] = windows
+        rows = np.zeros((len(padded), model.user_feature_dim), np.float32)
+        if features is not None:
+            rows[:n_rows] = features
         parts = [
-            ops.convert_to_numpy(model.user_embedding_from_history(padded[start : start + size]))
+            model.user_embedding_from_history(
+                padded[start : start + size], rows[start : start + size] if model.user_feature_dim else None
+            )
             for start in range(0, len(padded), size)
         ]
         return np.asarray(np.concatenate(parts)[:n_rows], np.float32)
@@ -294,6 +310,7 @@ class ItemRanking:
         exclude_history: bool = True,
         exclude: sp.csr_matrix | None = None,
         windows: np.ndarray | None = None,
+        features: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Top-k item indices and scores for users given as history rows: through the history
         tower when the model has it (each row's `windows`, its items in time order), else folded in
@@ -307,6 +324,8 @@ class ItemRanking:
             exclude: queries x items sparse matrix of further items to leave out, or None.
             windows: The history tower's input (queries x history_length, see `windows`); None
                 takes each row's items in item order (the order of the history is then lost).
+            features: The history tower's encoded user features, one row per query (e.g. a known
+                user's, `known_features`), or None: nothing known.
 
         Returns:
             (items int32, scores float32, fallback bool): queries x k twice, best first, padded with
@@ -317,7 +336,7 @@ class ItemRanking:
             if windows is None:
                 coo = histories.tocoo()
                 windows = self.windows(coo.row, coo.col, histories.shape[0])
-            top, scores = self.exact_index.search(self.encode_histories(windows), k, excluded)
+            top, scores = self.exact_index.search(self.encode_histories(windows, features), k, excluded)
         else:
             top, scores = self.fold_in_index.search(self.fold_in(histories), k, excluded)
         empty = np.diff(histories.indptr) == 0
@@ -335,10 +354,13 @@ class ItemRanking:
         histories: sp.csr_matrix | None = None,
         exclude_history: bool = True,
         exclude: sp.csr_matrix | None = None,
+        windows: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item indices and scores for new users described by feature records, through the
         user tower's feature path; with `histories` (one row per record), the feature and the
-        folded-in embeddings are averaged where a history has a known item.
+        folded-in embeddings are averaged where a history has a known item. With the history
+        tower, each user is its features and its history (`windows`; none: an empty one) through
+        the one encoder, as a known user is.
 
         Args:
             records: One `{feature: value}` dict per new user.
@@ -347,6 +369,7 @@ class ItemRanking:
                 or None.
             exclude_history: Leave out each history's own items.
             exclude: queries x items sparse matrix of further items to leave out, or None.
+            windows: The history tower's input (queries x history_length, see `windows`), or None.
 
         Returns:
             (items int32, scores float32), queries x k, best first, padded with -1 / -inf.
@@ -359,11 +382,16 @@ class ItemRanking:
             raise DataError(
                 "this model has no user features: recommend from a history, or retrain with user features."
             )
-        vectors = np.asarray(
-            ops.convert_to_numpy(model.user_embedding_from_features(encoder.transform_records(records))),
-            dtype=np.float32,
-        )
-        if histories is not None:
+        encoded = encoder.transform_records(records)
+        if self.reads_history:
+            if windows is None:
+                windows = np.full((len(records), model.history_length), model.n_items, np.int32)
+            vectors = self.encode_histories(windows, encoded)
+        else:
+            vectors = np.asarray(
+                ops.convert_to_numpy(model.user_embedding_from_features(encoded)), dtype=np.float32
+            )
+        if histories is not None and not self.reads_history:
             has_history = np.diff(histories.indptr) > 0
             vectors[has_history] = (vectors[has_history] + self.fold_in(histories)[has_history]) / 2.0
         excluded = union(histories if exclude_history else None, exclude)

@@ -312,7 +312,7 @@ class Recommender(ItemRanking):
             np.concatenate([saved[saved_rows, saved_positions], new_items]),
             len(queries),
         )  # the saved items first, then the new ones, each in order
-        vectors = self.encode_histories(windows)
+        vectors = self.encode_histories(windows, self.known_features(np.where(known, index, -1)))
         top, scores = self.rank_users(
             index, k, exclude_seen, candidates, exclude=new_matrix if exclude_seen else None, vectors=vectors
         )
@@ -375,8 +375,9 @@ class Recommender(ItemRanking):
         Args:
             features: One `{feature: value}` dict, or a list of them.
             n: Items per user.
-            history: Item ids the user interacted with (one list per user for several): the
-                feature and the folded-in embeddings are averaged, and the history is excluded.
+            history: Item ids the user interacted with, oldest first (one list per user for
+                several), excluded from the answer: the history tower reads it beside the
+                features; with the id tower the feature and the folded-in embeddings are averaged.
             exclude_history: Leave out the history's items.
 
         Returns:
@@ -387,7 +388,7 @@ class Recommender(ItemRanking):
         """
         k = self._k(n)
         records = [features] if isinstance(features, dict) else list(features)
-        matrix = None
+        matrix, windows = None, None
         unknown: list[list] = [[] for _ in records]
         if history is not None:
             histories = self._histories(as_list(history), len(records))
@@ -396,7 +397,8 @@ class Recommender(ItemRanking):
                     f"{len(histories)} histories for {len(records)} feature records; expected one each."
                 )
             matrix, unknown = self.histories_matrix(histories)
-        top, scores = self.rank_features(records, k, matrix, exclude_history)
+            windows = self._windows_of(histories)
+        top, scores = self.rank_features(records, k, matrix, exclude_history, windows=windows)
         answer = self._answer(list(range(len(records))), top, scores, np.zeros(len(records), dtype=bool))
         answer.unknown_items = unknown
         return answer
