@@ -11,10 +11,12 @@ over the cold items) by:
 - the model's feature-only item embeddings.
 
 Fold-in: 10 % of the users (seeded) are held out of training. Each is given their first 5
-interactions by time as a history and evaluated (Recall@20, NDCG@20, over the full catalogue,
-history excluded) on the rest, for most popular, fold-in by `Recommender.recommend_from_history`
-(the mean of the history's item embeddings, plus the popularity prior), and the ceiling: the same
-users trained into the model with the same 5 interactions.
+(`--history 5 20`: and 20) interactions by time as a history and evaluated (Recall@20, NDCG@20,
+over the full catalogue, history excluded) on the rest, for most popular, fold-in by
+`Recommender.recommend_from_history` (the id tower: the mean of the history's item embeddings,
+plus the popularity prior; with `--towers id history`, also a history-tower model, which reads the
+history through its encoder), and the ceiling: the same users trained into the (id tower) model
+with the same interactions.
 
 Prints two tables. Each model trains for `--epochs` epochs on the default settings.
 """
@@ -132,7 +134,18 @@ def cold_items(frame: pl.DataFrame, item_features: pl.DataFrame, config) -> None
     )
 
 
-def fold_in(frame: pl.DataFrame, config) -> None:
+def evaluate_lists(items_per_query: list[list], vocab, relevant: sp.csr_matrix) -> dict:
+    """Recall@20 and NDCG@20 of ranked lists of item ids against the relevant matrix."""
+    from recsys.eval.metrics import metrics_from_topk
+
+    top = np.full((len(items_per_query), 20), -1, dtype=np.int32)
+    for q, items in enumerate(items_per_query):
+        index = vocab.indices_of(pl.Series(items, dtype=vocab.ids.dtype)) if items else np.zeros(0, int)
+        top[q, : len(index)] = index
+    return metrics_from_topk(top, relevant, [20], len(vocab))
+
+
+def fold_in(frame: pl.DataFrame, config, lengths: list[int], towers: list[str]) -> None:
     from recsys.eval.metrics import metrics_from_topk
     from recsys.ranking.selection import top_k
     from recsys.serve.recommender import Recommender
@@ -145,51 +158,50 @@ def fold_in(frame: pl.DataFrame, config) -> None:
         .sort("user", "timestamp")
         .with_columns(pl.int_range(pl.len()).over("user").alias("position"))
     )
-    eligible = ranked.group_by("user").len().filter(pl.col("len") > HISTORY)["user"].sort()
-    ranked = ranked.filter(pl.col("user").is_in(eligible.implode()))
-    history = ranked.filter(pl.col("position") < HISTORY)
-    future = ranked.filter(pl.col("position") >= HISTORY)
     warm = frame.filter(~pl.col("user").is_in(held_out.implode()))
 
-    def train(data: pl.DataFrame) -> tuple[Recommender, float]:
+    def train(data: pl.DataFrame, user_tower: str = "id") -> tuple[Recommender, float]:
         started = time.perf_counter()
-        return Recommender.fit(data, config=config, validate=False), time.perf_counter() - started
+        model = Recommender.fit(data, config=config.replace(user_tower=user_tower), validate=False)
+        return model, time.perf_counter() - started
 
-    model, seconds = train(warm)
-    vocab = model.item_vocab
-    queries = eligible.to_list()
-    per_user = [history.filter(pl.col("user") == u)["item"].to_list() for u in queries]
-    truth = [vocab.indices_of(future.filter(pl.col("user") == u)["item"]) for u in queries]
-    relevant = matrix([t[t >= 0] for t in truth], len(vocab))
+    models = {tower: train(warm, tower) for tower in towers}  # neither sees a held-out user
+    for length in lengths:
+        eligible = ranked.group_by("user").len().filter(pl.col("len") > length)["user"].sort()
+        chosen = ranked.filter(pl.col("user").is_in(eligible.implode()))
+        history = chosen.filter(pl.col("position") < length)
+        future = chosen.filter(pl.col("position") >= length)
+        queries = eligible.to_list()
+        per_user = history.group_by("user", maintain_order=True).agg("item")["item"].to_list()  # by time
+        vocab = next(iter(models.values()))[0].item_vocab
+        truth = future.group_by("user", maintain_order=True).agg("item")["item"].to_list()
+        truth_indices = [vocab.indices_of(pl.Series(t)) for t in truth]
+        relevant = matrix([t[t >= 0] for t in truth_indices], len(vocab))  # items the models know
 
-    def evaluate(items_per_query: list[list]) -> dict:
-        top = np.full((len(queries), 20), -1, dtype=np.int32)
-        for q, items in enumerate(items_per_query):
-            index = vocab.indices_of(pl.Series(items, dtype=vocab.ids.dtype)) if items else np.zeros(0, int)
-            top[q, : len(index)] = index
-        return metrics_from_topk(top, relevant, [20], len(vocab))
-
-    seen = matrix([vocab.indices_of(pl.Series(h)) for h in per_user], len(vocab))
-    popular, _ = top_k(np.tile(model.popularity, (len(queries), 1)), 20, seen)
-    rows = [("most popular", metrics_from_topk(popular, relevant, [20], len(vocab)), 0.0)]
-    started = time.perf_counter()
-    answer = model.recommend_from_history(per_user, n=20)
-    rows.append(
-        (
-            "fold-in: mean of item embeddings + popularity",
-            evaluate(answer.items),
-            time.perf_counter() - started,
+        seen_indices = [vocab.indices_of(pl.Series(h)) for h in per_user]
+        seen = matrix([h[h >= 0] for h in seen_indices], len(vocab))
+        model = next(iter(models.values()))[0]
+        popular, _ = top_k(np.tile(model.popularity, (len(queries), 1)), 20, seen)
+        rows = [("most popular", metrics_from_topk(popular, relevant, [20], len(vocab)), 0.0)]
+        names = {
+            "id": "fold-in: mean of item embeddings + popularity",
+            "history": "history tower: the encoder of the history",
+        }
+        for tower, (model, _) in models.items():
+            started = time.perf_counter()
+            answer = model.recommend_from_history(per_user, n=20)
+            seconds = time.perf_counter() - started
+            rows.append((names[tower], evaluate_lists(answer.items, vocab, relevant), seconds))
+        reference = f"ceiling: trained with the same {length}"
+        ceiling_model, seconds = train(pl.concat([warm, history.select("user", "item", "timestamp")]))
+        ceiling = ceiling_model.recommend(queries, n=20).items
+        rows.append((reference, evaluate_lists(ceiling, vocab, relevant), seconds))
+        table(
+            f"Fold-in: {len(queries)} held-out users, first {length} interactions by time as history "
+            f"(towers trained in {', '.join(f'{t} {s:.0f} s' for t, (_, s) in models.items())})",
+            rows,
+            reference,
         )
-    )
-    ceiling_model, _ = train(pl.concat([warm, history.select("user", "item", "timestamp")]))
-    rows.append(
-        ("ceiling: trained with the same 5", evaluate(ceiling_model.recommend(queries, n=20).items), seconds)
-    )
-    table(
-        f"Fold-in: {len(queries)} held-out users, first {HISTORY} interactions by time as history",
-        rows,
-        "ceiling: trained with the same 5",
-    )
 
 
 def main() -> int:
@@ -197,6 +209,10 @@ def main() -> int:
     parser.add_argument("--dataset", choices=["demo", "movielens"], default="demo")
     parser.add_argument("--part", choices=["cold-items", "fold-in", "both"], default="both")
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--history", type=int, nargs="+", default=[5], help="history lengths to fold in")
+    parser.add_argument(
+        "--towers", nargs="+", choices=["id", "history"], default=["id"], help="user towers to compare"
+    )
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting to change"
     )
@@ -216,7 +232,7 @@ def main() -> int:
     if args.part in ("cold-items", "both"):
         cold_items(frame, item_features, config)
     if args.part in ("fold-in", "both"):
-        fold_in(frame, config)
+        fold_in(frame, config, args.history, args.towers)
     return 0
 
 

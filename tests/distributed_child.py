@@ -3,7 +3,8 @@ devices, which JAX must be told of before it starts (hence a process of its own)
 
     python tests/distributed_child.py BUNDLE_DIR
 
-For each `distribution` setting, a validation run on a small demo; then a model-parallel
+For each `distribution` setting, a validation run on a small demo, with the id and with the
+history user tower; then a model-parallel
 `Recommender.fit`, saved to BUNDLE_DIR. Prints one JSON object: the devices, each mode's best
 validation metrics and sharding of the user id table, and the saved model's recommendations.
 """
@@ -46,6 +47,10 @@ def main(bundle_dir: str) -> None:
             "shards": len({shard.device for shard in table.addressable_shards}),
             "sharded_rows": int(table.addressable_shards[0].data.shape[0]),
         }
+    for mode in ("none", "data_parallel", "model_parallel"):  # the history user tower likewise
+        history = experiment.config.replace(distribution=mode, user_tower="history", history_length=20)
+        run = fit_on_split(experiment, history, log_epochs=False)
+        result["runs"][f"history {mode}"] = {"metrics": run.best_metrics}
     config = Config(**SETTINGS, distribution="model_parallel", production_epochs=3)
     raw = load_raw_data(config)
     model = Recommender.fit(raw.interactions, raw.user_features, raw.item_features, config=config)

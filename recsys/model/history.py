@@ -2,16 +2,17 @@
 
 `HistoryEncoder` reads a window of the user's latest `history_length` item indices (right-aligned,
 the most recent last, padded on the left with `n_items`; `recsys.data.sequences`), embeds each
-item (a table of its own) plus a learned embedding of its position from the end, optionally runs
+item (through the item tower's id embeddings, or a table of its own) plus a learned embedding of
+its position from the end, optionally runs
 `num_blocks` causal self-attention blocks over the window (Keras' `MultiHeadAttention`, padding
 masked, a feed-forward layer; residuals and layer normalisation), and then pools the window by
 attention from its last position: a query made from the most recent item scores every item of
 the window (per head, a dot product, padding masked), their softmax weights average the items,
 and the average, added to the most recent item and passed through a feed-forward layer, is the
 user's embedding; with user features, their MLP's output (as in the id tower) is added to it.
-The pooling projects only the query (one d x d product per user, not one per
-window position as a full attention block's keys and values need), so it costs about as much as
-the id tower's lookup; `benchmarks/quality.py` measures whether the blocks add anything.
+The pooling projects only the query (one d x d product per user, not one per window position as a
+full attention block's keys and values need); `benchmarks/training.py --towers id history` times
+it against the id tower, and `benchmarks/quality.py` measures whether the blocks add anything.
 
 Training (`recsys.model.sampling.InteractionDataset` with sequences) pairs every training
 interaction with the window of the items before it, so every position of every sequence predicts
