@@ -47,7 +47,7 @@ def main(bundle_dir: str) -> None:
             "shards": len({shard.device for shard in table.addressable_shards}),
             "sharded_rows": int(table.addressable_shards[0].data.shape[0]),
         }
-    for mode in ("none", "data_parallel", "model_parallel"):  # the history user tower likewise
+    for mode in ("none", "data_parallel"):  # the history user tower likewise
         history = experiment.config.replace(distribution=mode, user_tower="history", history_length=20)
         run = fit_on_split(experiment, history, log_epochs=False)
         result["runs"][f"history {mode}"] = {"metrics": run.best_metrics}

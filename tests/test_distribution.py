@@ -3,7 +3,7 @@ XLA_FLAGS=--xla_force_host_platform_device_count=4 must be set before JAX starts
 
 Data parallel and model parallel (id tables sharded by rows, padded to a multiple of 4) give
 validation metrics within 0.03 NDCG@20 / Recall@20 of single-device training on the same demo
-(with either user tower),
+(the history user tower: data parallel),
 and the bundle of a model-parallel run loads in this (single-device) process and reproduces the
 recommendations the sharded model made."""
 
@@ -47,9 +47,9 @@ def distributed(tmp_path_factory):
 def test_every_mode_trains_to_the_single_device_metrics(distributed):
     result, _ = distributed
     assert result["devices"] == 4
-    for tower in ("", "history "):
+    for tower, modes in (("", ("data_parallel", "model_parallel")), ("history ", ("data_parallel",))):
         single = result["runs"][f"{tower}none"]["metrics"]
-        for mode in ("data_parallel", "model_parallel"):
+        for mode in modes:
             metrics = result["runs"][tower + mode]["metrics"]
             for name in ("NDCG@20", "Recall@20"):
                 assert abs(metrics[name] - single[name]) <= TOLERANCE, (tower + mode, name, metrics, single)

@@ -177,6 +177,10 @@ def run_child(backend: str, *args: Path | str) -> None:
     importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("torch") is None,
     reason="needs TensorFlow and PyTorch: pip install -r requirements-backends.txt",
 )
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax",
+    reason="its children run TensorFlow, PyTorch and JAX whatever this process runs: once, on JAX, is enough",
+)
 @pytest.mark.parametrize("tower", ["id", "history"])
 def test_a_file_saved_on_one_backend_loads_on_another(tmp_path, tower):
     """TensorFlow creates and saves a model (either user tower; the history tower with an attention
