@@ -552,7 +552,7 @@ class _HistoryEmbedder(keras.Model):
     magnitude faster than calling the layers eagerly, one request at a time, in a service."""
 
     def __init__(self, model: EmbeddingModel, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"name": "history_embedder", **kwargs})  # TensorFlow refuses a leading "_"
         self.embedding_model = model
 
     def call(self, inputs):
