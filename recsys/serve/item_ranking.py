@@ -262,14 +262,17 @@ class ItemRanking:
         model = self.bundle.model
         if not model.user_feature_dim:
             return None
-        table = np.asarray(ops.convert_to_numpy(model.user_encoder.features), np.float32)
         users = np.asarray(users, dtype=np.int64)
-        return np.where((users >= 0)[:, None], table[np.maximum(users, 0)], 0.0).astype(np.float32)
+        rows = np.zeros((len(users), model.user_feature_dim), np.float32)
+        known = users >= 0
+        if known.any():  # gathers the rows asked for, not a copy of the whole table per request
+            rows[known] = ops.convert_to_numpy(ops.take(model.user_encoder.features, users[known], axis=0))
+        return rows
 
     def known_windows(self, users: np.ndarray) -> np.ndarray:
         """The saved windows of known users (their latest training items), for appending to."""
         table = self.bundle.model.user_encoder.histories
-        return np.asarray(ops.convert_to_numpy(table))[np.asarray(users, dtype=np.int64)]
+        return np.asarray(ops.convert_to_numpy(ops.take(table, np.asarray(users, dtype=np.int64), axis=0)))
 
     def encode_histories(self, windows: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """User vectors from history windows (see `windows`) and, with user features, their
