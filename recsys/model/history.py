@@ -34,12 +34,13 @@ import numpy as np
 from keras import ops
 
 from recsys.errors import DataError
+from recsys.model.feature_path import FeaturePath
 
 __all__ = ["HistoryEncoder"]
 
 
 @keras.saving.register_keras_serializable(package="recsys")
-class HistoryEncoder(keras.layers.Layer):
+class HistoryEncoder(FeaturePath, keras.layers.Layer):
     """The user tower as a self-attention encoder of the user's latest items (module doc).
 
     Args:
@@ -68,6 +69,8 @@ class HistoryEncoder(keras.layers.Layer):
         >>> users.shape, bool(np.allclose(users, again))
         ((2, 8), True)
     """
+
+    no_features = "the user tower has no features: it reads histories only."
 
     def __init__(
         self,
@@ -197,19 +200,6 @@ class HistoryEncoder(keras.layers.Layer):
             self.hidden.build((None, self.feature_dim))
             self.project.build((None, self.hidden_dim))
         self.built = True
-
-    def set_feature_table(self, table: np.ndarray) -> None:
-        """Load the known users' encoded features (n_users x feature_dim)."""
-        if table.shape != (self.n_users, self.feature_dim):
-            raise DataError(f"feature table must be {(self.n_users, self.feature_dim)}, got {table.shape}")
-        self.features.assign(np.asarray(table, dtype="float32"))
-
-    def feature_embedding(self, features):
-        """The feature path alone: `features` (rows x feature_dim) through the MLP, what `call`
-        adds to the encoded history."""
-        if not self.feature_dim:
-            raise DataError("the user tower has no features: it reads histories only.")
-        return self.project(self.hidden(features))
 
     def set_user_histories(self, windows: np.ndarray) -> None:
         """Load the known users' windows (n_users x history_length item indices, padded with n_items)."""

@@ -24,6 +24,7 @@ from keras import ops
 
 from recsys.errors import ArtifactError, DataError
 from recsys.model import row_sparse
+from recsys.model.feature_path import FeaturePath
 from recsys.model.history import HistoryEncoder
 from recsys.model.sampling import batch_item_ids
 from recsys.model.tasks import TASKS, InBatchSoftmax, RetrievalTask
@@ -92,14 +93,20 @@ def task_spec(task: RetrievalTask) -> dict:
 
 
 @keras.saving.register_keras_serializable(package="recsys")
-class Encoder(keras.layers.Layer):
+class Encoder(FeaturePath, keras.layers.Layer):
     """One tower: an id embedding, plus (optionally) features through a small MLP projected to
     `embedding_dim` and added to it — so a rarely seen id still gets a meaningful embedding.
+
+    Its feature path (`set_feature_table`, `feature_embedding`: what `call` adds to the id
+    embedding, and the whole output for an id whose id embedding is zero, i.e. a cold id; see
+    `id_dropout`) is `recsys.model.feature_path.FeaturePath`'s.
 
     `get_config` holds every constructor argument, so `Encoder.from_config(encoder.get_config())`
     rebuilds the same architecture; the weights (including the constant feature table, which is a
     non-trainable weight, not config) travel with the model's weights.
     """
+
+    no_features = "the {self.name} tower has no features: it embeds ids only."
 
     def __init__(
         self,
@@ -155,19 +162,6 @@ class Encoder(keras.layers.Layer):
             self.hidden.build((None, self.feature_dim))
             self.project.build((None, self.hidden_dim))
         self.built = True
-
-    def set_feature_table(self, table: np.ndarray) -> None:
-        if table.shape != (self.n_ids, self.feature_dim):
-            raise DataError(f"feature table must be {(self.n_ids, self.feature_dim)}, got {table.shape}")
-        self.features.assign(np.asarray(table, dtype="float32"))
-
-    def feature_embedding(self, features):
-        """The feature path alone: `features` (rows x feature_dim, encoded like the feature table)
-        through the MLP and projection — what `call` adds to the id embedding. It is the whole
-        tower output for an id whose id embedding is zero, i.e. a cold id (see `id_dropout`)."""
-        if not self.feature_dim:
-            raise DataError(f"the {self.name} tower has no features: it embeds ids only.")
-        return self.project(self.hidden(features))
 
     def call(self, indices, training=False, rows=None):
         """The tower's embeddings of `indices`. `rows`, when given, are the id embeddings already
