@@ -29,7 +29,9 @@ training part (the two-tower model: its number of epochs, by early stopping on t
 monitored metric; the peers: grid search on --metric, NDCG@10 in the leave-last-out table), is
 retrained on the whole training part, and is evaluated once on test. The two-tower model runs
 with the library defaults (`Config()`, or those changed by `--set NAME=VALUE ...`, e.g.
-`--set user_tower=history`), only the split strategy set to match the protocol, once
+`--set user_tower=history`; `--base NAME=VALUE ...` changes the first row's settings too, so
+that `--base user_tower=history --set history_time_gaps=true` measures one setting of the history
+tower), only the split strategy set to match the protocol, once
 per seed of `--seeds` (the split stays that of --seed): its row is the mean over the seeds, each
 cell with the seeds' standard deviation, and the line below it lists each seed's figure.
 
@@ -46,7 +48,7 @@ freed by an earlier row is not reused unseen).
     python benchmarks/quality.py [--dataset ml-latest-small|ml-1m] [--data FOLDER]
                                  [--tables random time time-ts loo counts] [--seeds 0 1 2]
                                  [--seed 0] [--counts-users 1500] [--metric NDCG@20] [--no-ials]
-                                 [--set NAME=VALUE ...]
+                                 [--set NAME=VALUE ...] [--base NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ LOO_INTERVALS = {"HR@10": "HitRate@10", "N@10": "NDCG@10"}
 # iALS confidence per counts variant (see the module doc)
 COUNTS_VARIANTS = (("ids only", None, "binary"), ("ratings", "rating", "linear"), ("hours", "hours", "log"))
 SAMPLE_SECONDS = 0.01
-TOWER_SETTINGS: dict = {}  # --set: settings of every two-tower row beside the defaults
+TOWER_SETTINGS: dict = {}  # --set: settings of the two-tower row beside the defaults
+BASE_SETTINGS: dict = {}  # --base: settings of the first two-tower row (default: the defaults), --set's too
 
 
 class Row(NamedTuple):
@@ -217,9 +220,10 @@ def ials_row(splits: ProtocolSplits, metric: str, seed: int, confidence: str = "
 
 def two_tower_rows(splits: ProtocolSplits, split_strategy: str, seeds: list[int], columns) -> list[Row]:
     """The defaults' two-tower row and, when `--set` changed settings, the changed one beside it."""
-    rows = [two_tower_row(splits, split_strategy, seeds, columns, {})]
+    rows = [two_tower_row(splits, split_strategy, seeds, columns, dict(BASE_SETTINGS))]
     if TOWER_SETTINGS:
-        rows.append(two_tower_row(splits, split_strategy, seeds, columns, TOWER_SETTINGS))
+        changed = {**BASE_SETTINGS, **TOWER_SETTINGS}
+        rows.append(two_tower_row(splits, split_strategy, seeds, columns, changed))
     return rows
 
 
@@ -355,7 +359,8 @@ def comparisons(peers: list[Row], two_towers: list[Row], metric: str, intervals:
     """The interval lines under a table: each two-tower row against the best peer; a row with
     changed settings also against the defaults' row."""
     lines = [("vs", versus_best_peer(peers, row, metric, intervals, seed)) for row in two_towers]
-    return lines + [("vs", versus(row, two_towers[0], intervals, seed, "defaults")) for row in two_towers[1:]]
+    base = "base row" if BASE_SETTINGS else "defaults"
+    return lines + [("vs", versus(row, two_towers[0], intervals, seed, base)) for row in two_towers[1:]]
 
 
 def movielens_tables(
@@ -464,11 +469,21 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="two-tower settings beside the defaults (e.g. user_tower=history)",
     )
+    parser.add_argument(
+        "--base",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="settings of the first two-tower row instead of the defaults; --set's row adds its own "
+        "to them (e.g. --base user_tower=history --set history_time_gaps=true)",
+    )
     args = parser.parse_args(argv)
     _fixed_mmap_threshold()
     try:
         TOWER_SETTINGS.clear()
         TOWER_SETTINGS.update(parse_override(text) for text in args.set)
+        BASE_SETTINGS.clear()
+        BASE_SETTINGS.update(parse_override(text) for text in args.base)
     except RecsysError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

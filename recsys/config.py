@@ -262,8 +262,10 @@ class Config:
         "id",
         "'id': an embedding per user id (plus the user features); 'history': an attention "
         "encoder of the user's latest history_length items (plus the user features), trained on "
-        "the next item, which serves any history without retraining; 'auto': 'history' when the "
-        "interactions have timestamps, else 'id' (the choice is printed).",
+        "the next item, which serves any history without retraining; 'auto': where the "
+        "interactions have timestamps the validation run trains both and keeps the one with the "
+        "better monitor_metric (the production run and Recommender.fit follow it), else 'id'; "
+        "the choice is printed.",
     )
     history_length: PositiveInt = _f(50, "With the history tower: items of each user's history it reads.")
     history_blocks: NonNegativeInt = _f(
@@ -283,6 +285,12 @@ class Config:
         True,
         "With the history tower: read history items through the item tower's id embeddings (measured "
         "better on MovieLens by time, and fewer weights) instead of a table of its own.",
+    )
+    history_time_gaps: bool = _f(
+        False,
+        "With the history tower and timestamps: add an embedding of each history item's age (time "
+        "before the history's latest item, in 16 quantile buckets); histories served without times "
+        "read as unknown ages.",
     )
 
     # --- training ---------------------------------------------------------------------------
@@ -359,12 +367,11 @@ class Config:
     def __post_init__(self) -> None:
         self.validate()
 
-    def effective_user_tower(self, has_timestamps: bool) -> str:
-        """The user tower in force: the configured one, or for 'auto' 'history' when the
-        interactions have timestamps, else 'id'."""
-        if self.user_tower != "auto":
-            return self.user_tower
-        return "history" if has_timestamps else "id"
+    def effective_user_tower(self) -> str:
+        """The user tower a model is built with: the configured one, or for 'auto' the id tower.
+        'auto' is a choice made by validation (`recsys.eval.validation.fit_choosing_tower`); a
+        model built from an unresolved 'auto' (no validation run to follow) gets the default."""
+        return "id" if self.user_tower == "auto" else self.user_tower
 
     def effective_recency_weighting(self, has_timestamps: bool) -> float:
         """The recency strength in force: the configured one, or the automatic choice (see its doc)."""

@@ -40,7 +40,7 @@ from recsys.data.raw import SCORE, TIMESTAMP
 from recsys.errors import ConfigError, UsageError
 from recsys.eval.compare import compare_models as compare
 from recsys.eval.tuning import tune
-from recsys.eval.validation import fit_on_split, most_popular_metrics
+from recsys.eval.validation import fit_choosing_tower, most_popular_metrics
 from recsys.layout import (
     COMPARISON_FIGURE,
     PRODUCTION_HISTORY_FIGURE,
@@ -67,6 +67,7 @@ __all__ = [
     "compare_models",
     "compute_predictions",
     "exploratory_data_analysis",
+    "production_config",
     "production_epochs",
     "run_action",
     "run_actions",
@@ -76,6 +77,7 @@ __all__ = [
     "train_validation_model",
     "tune",
     "validation_epochs",
+    "validation_run",
 ]
 
 
@@ -118,7 +120,7 @@ def train_validation_model(experiment: Experiment) -> tuple[Any, dict]:
         f"Training the validation model (up to {config.max_epochs} epochs, early stopping on "
         f"{config.monitor_metric})."
     )
-    result = fit_on_split(experiment, checkpoint_path=layout.checkpoint, baseline=baseline)
+    result, chosen = fit_choosing_tower(experiment, checkpoint_path=layout.checkpoint, baseline=baseline)
     best_value = result.best_metrics.get(config.monitor_metric, float("nan"))
     say(
         f"Best epoch {result.best_epoch} ({config.monitor_metric} {best_value:.4f}); trained in "
@@ -129,6 +131,7 @@ def train_validation_model(experiment: Experiment) -> tuple[Any, dict]:
         "validation": result.best_metrics,
         "most_popular": baseline,
         "best_epoch": result.best_epoch,
+        "user_tower": chosen.user_tower,
         "epochs_run": len(result.history.get("loss", [])),
         "training_seconds": result.seconds,
         "split": split.description,
@@ -145,9 +148,9 @@ def train_validation_model(experiment: Experiment) -> tuple[Any, dict]:
     return result, metrics
 
 
-def validation_epochs(experiment: Experiment) -> tuple[int | None, str]:
-    """The best epoch of the saved validation run if it was made on this run's data with this
-    run's model settings, else None; and a sentence saying which, and why."""
+def validation_run(experiment: Experiment) -> tuple[dict | None, str]:
+    """The metrics of the saved validation run if it was made on this run's data with this run's
+    model settings and records its best epoch, else None; and a sentence saying which, and why."""
     config = experiment.config
     path = RunLayout.of(config).validation_bundle
     try:
@@ -170,7 +173,14 @@ def validation_epochs(experiment: Experiment) -> tuple[int | None, str]:
             ", ".join(f"{k} {saved_settings.get(k)!r} -> {current[k]!r}" for k in changed[:4]) or "unknown"
         )
         return None, f"the validation run at {path}/ used other settings ({shown})"
-    return int(best), f"the validation run at {path}/ (same data and settings)"
+    return metrics, f"the validation run at {path}/ (same data and settings)"
+
+
+def validation_epochs(experiment: Experiment) -> tuple[int | None, str]:
+    """The best epoch of the saved validation run if it matches this run (`validation_run`), else
+    None; and a sentence saying which, and why."""
+    metrics, reason = validation_run(experiment)
+    return (None if metrics is None else int(metrics["best_epoch"])), reason
 
 
 def production_epochs(experiment: Experiment) -> int:
@@ -190,6 +200,24 @@ def production_epochs(experiment: Experiment) -> int:
     return config.max_epochs
 
 
+def production_config(experiment: Experiment) -> Config:
+    """The config the production model is built with: the experiment's, with `user_tower = 'auto'`
+    resolved to the tower a matching validation run kept (else the id tower, said so)."""
+    config = experiment.config
+    if config.user_tower != "auto":
+        return config
+    metrics, reason = validation_run(experiment)
+    tower = (metrics or {}).get("user_tower")
+    if tower in ("id", "history"):
+        say(f"user_tower 'auto': the {tower} tower, as kept by {reason}.")
+        return config.replace(user_tower=tower)
+    warn(
+        f"user_tower 'auto': {reason} to choose by; the id tower (the default). "
+        "Run train_validation_model first."
+    )
+    return config.replace(user_tower="id")
+
+
 def train_production_model(experiment: Experiment) -> tuple[Any, dict]:
     """Train on every interaction for the chosen number of epochs and save the production bundle."""
     config, prepared = experiment.config, experiment.prepared
@@ -198,7 +226,7 @@ def train_production_model(experiment: Experiment) -> tuple[Any, dict]:
         f"Training the production model on all {plural(len(prepared.interactions), 'interaction')} "
         f"for {epochs} epochs."
     )
-    result = fit_on_all(experiment, epochs)
+    result = fit_on_all(experiment, epochs, production_config(experiment))
     layout = RunLayout.of(config)
     path = layout.production_bundle
     metrics = {

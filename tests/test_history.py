@@ -143,8 +143,7 @@ def test_history_settings_are_checked():
         Config(user_tower="history", embedding_dim=30, history_heads=4).validate()
     with pytest.raises(ConfigError, match="user_tower"):
         Config(user_tower="sequence").validate()
-    assert Config(user_tower="auto").effective_user_tower(True) == "history"
-    assert Config(user_tower="auto").effective_user_tower(False) == "id"
+    assert Config(user_tower="auto").effective_user_tower() == "id"  # unresolved by validation: the default
     model = EmbeddingModel(n_users=2, n_items=3, embedding_dim=8, user_tower="history", user_feature_dim=4)
     with pytest.raises(DataError, match=r"\(1, 4\) matrix, one row per history"):
         model.user_embedding_from_history(np.array([[3] * 50]), np.zeros((1, 3)))
@@ -260,3 +259,100 @@ def test_the_service_runs_every_history_through_the_encoder(history_recommender,
         assert [entry["item"] for entry in extended["items"]] == expected.items[0]
         for entry, score in zip(extended["items"], expected.scores[0]):
             assert entry["score"] == pytest.approx(score, rel=1e-4)
+
+
+def test_auto_keeps_the_tower_that_validates_better_and_production_follows_it(tmp_path, capsys):
+    """On sequences only the order predicts, 'auto' validates both towers, keeps the history tower
+    and the production run builds that tower; without timestamps it trains the id tower alone."""
+    import json
+
+    import polars as pl
+
+    from recsys.data.experiment import Experiment
+    from recsys.model.bundle import load_bundle
+    from recsys.pipeline import run_actions
+    from recsys.serve.recommender import Recommender
+
+    data = cyclic_sequences(n_users=150, n_items=30, length=10, seed=3)
+    frame = pl.DataFrame({"user": data.users, "item": data.items, "timestamp": data.timestamps})
+    config = Config(
+        user_tower="auto", timestamp_column="timestamp", split_strategy="leave_last_out",
+        embedding_dim=32, history_length=5, max_epochs=6, batch_size=128, learning_rate=1e-2,
+        recency_weighting=0.0, min_interactions_per_user=1, min_interactions_per_item=1,
+        metrics_k=[10], monitor_metric="Recall@10", output_dir=str(tmp_path / "artifacts"),
+        figures_dir=str(tmp_path / "figures"), report_fpath=str(tmp_path / "report.html"),
+    )  # fmt: skip
+    experiment = Experiment(config, lambda: (frame, None, None))
+    run_actions(["train_validation_model", "train_production_model"], experiment)
+    out = capsys.readouterr().out
+    assert "user_tower 'auto': validating the history tower" in out
+    assert "user_tower 'auto': validating the id tower" in out
+    kept = json.loads((tmp_path / "artifacts" / "validation_model" / "metrics.json").read_text())
+    assert kept["user_tower"] == "history", out
+    assert "user_tower 'auto': the history tower, as kept by the validation run" in out
+    assert load_bundle(tmp_path / "artifacts" / "production_model").model.user_tower == "history"
+
+    unordered = Recommender.fit(
+        frame.drop("timestamp"),
+        config=config.replace(
+            timestamp_column=None, split_strategy="random", max_epochs=2, production_epochs=2
+        ),
+    )
+    assert unordered.bundle.model.user_tower == "id"
+    assert unordered.bundle.metrics["user_tower"] == "id"
+    out = capsys.readouterr().out
+    assert "no timestamps" in out and "validating" not in out
+
+
+def session_sequences(n_users=200, n_items=30, length=12, seed=0):
+    """The step to the next item is 1 after a short gap between the two latest items and 2 after a
+    long one: the item order alone cannot tell which, the items' ages can."""
+    rng = np.random.default_rng(seed)
+    gaps = np.where(rng.random((n_users, length)) < 0.5, 1.0, 1000.0)
+    gaps[:, 0] = 0.0
+    times = np.cumsum(gaps, axis=1)
+    steps = np.ones((n_users, length), np.int64)
+    steps[:, 2:] = np.where(gaps[:, 1:-1] == 1.0, 1, 2)  # item k+1 - item k follows gap (k-1 -> k)
+    items = (rng.integers(0, n_items, (n_users, 1)) + np.cumsum(steps, axis=1) - 1) % n_items
+    users = np.repeat(np.arange(n_users), length).astype(np.int32)
+    return Interactions(users, items.ravel().astype(np.int32), n_users, n_items, timestamps=times.ravel())
+
+
+def test_time_gaps_let_the_history_tower_read_when_items_were_taken():
+    from recsys.model.training import build_model, fit
+
+    data = session_sequences()
+    is_last = np.r_[data.users[1:] != data.users[:-1], True]
+    train, test = data.subset(~is_last), data.subset(is_last)
+    hits = {}
+    for gaps in (True, False):
+        config = Config(
+            user_tower="history", history_time_gaps=gaps, embedding_dim=32, history_length=4, max_epochs=20,
+            batch_size=128, seed=0, learning_rate=1e-2, recency_weighting=0.0, history_dropout=0.0,
+        )  # fmt: skip
+        model = build_model(config, data.n_users, data.n_items, None, None, train)
+        assert model.history_time_gaps is gaps
+        fit(model, train, config, log_epochs=False)
+        users, items = compute_embeddings(model, "user"), compute_embeddings(model, "item")
+        best = np.argmax(users[test.users] @ items.T, axis=1)
+        hits[gaps] = float(np.mean(best == test.items))
+    assert hits[True] > 0.8, hits
+    assert hits[True] > hits[False] + 0.25, hits
+
+
+def test_ages_and_gap_buckets_of_windows():
+    data = Interactions(
+        np.array([0, 0, 0, 1]), np.array([5, 3, 4, 2]), 2, 6, timestamps=np.array([30.0, 10.0, 25.0, 5.0])
+    )
+    sequences = UserSequences.of(data)
+    ages = sequences.last_ages(3)  # user 0: items 3, 4, 5 at 10, 25, 30; user 1: item 2 alone
+    np.testing.assert_array_equal(ages[0], [20.0, 5.0, 0.0])
+    assert np.isnan(ages[1, :2]).all() and ages[1, 2] == 0.0
+    before = sequences.ages_before(np.array([0]), 3)  # before item 5: items 3, 4 (latest: 25)
+    assert np.isnan(before[0, 0]) and list(before[0, 1:]) == [15.0, 0.0]
+    from recsys.data.sequences import age_boundaries, gap_buckets
+
+    boundaries = age_boundaries(ages, buckets=4)
+    assert list(gap_buckets(ages, boundaries)[1]) == [0, 0, 1]  # unknown, unknown, the latest
+    no_times = UserSequences.of(Interactions(data.users, data.items, 2, 6))
+    assert np.isnan(no_times.last_ages(3)).all()

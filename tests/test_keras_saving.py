@@ -85,14 +85,21 @@ def test_keras_file_round_trip(tmp_path, features):
 
 
 def test_keras_file_round_trip_of_the_history_tower(tmp_path):
-    blocks = 1  # an attention block before the pooling: every layer of the tower is saved
-    model = trained_model(False, user_tower="history", history_length=6, history_blocks=blocks)
+    blocks = 1  # an attention block before the pooling, and the time gaps: every layer of the tower is saved
+    model = trained_model(
+        False, user_tower="history", history_length=6, history_blocks=blocks, history_time_gaps=True
+    )
     windows = ops.convert_to_numpy(model.user_encoder.histories)
     assert (windows < model.n_items).any()  # the known users' saved windows travel in the file
+    assert ops.convert_to_numpy(model.user_encoder.gaps).max() > 1  # and their gap buckets
     model.save(tmp_path / "history.keras")
     loaded = keras.saving.load_model(tmp_path / "history.keras")
-    assert loaded.user_tower == "history" and loaded.history_blocks == blocks
+    assert loaded.user_tower == "history" and loaded.history_blocks == blocks and loaded.history_time_gaps
     assert_same_model(loaded, model)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(loaded.user_encoder.gap_boundaries),
+        ops.convert_to_numpy(model.user_encoder.gap_boundaries),
+    )
     fresh = np.array([[model.n_items] * 3 + [1, 2, 3], [4, 5, 6, 7, 8, 9]])  # histories it never saw
     np.testing.assert_array_equal(
         ops.convert_to_numpy(loaded.user_embedding_from_history(fresh)),

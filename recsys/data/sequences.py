@@ -37,7 +37,16 @@ import numpy as np
 from recsys.data.arrays import sort_order
 from recsys.data.interactions import Interactions
 
-__all__ = ["UserSequences", "window_of", "windows_from_pairs"]
+__all__ = [
+    "GAP_BUCKETS",
+    "UserSequences",
+    "age_boundaries",
+    "gap_buckets",
+    "window_of",
+    "windows_from_pairs",
+]
+
+GAP_BUCKETS = 16  # time-gap buckets of the history tower (bucket 0: padding, or no time known)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class UserSequences:
         position: For each interaction row (in the interactions' order), its index in `items`.
         users: Each interaction row's user (int32).
         pad: The padding index (the number of items).
+        times: Each entry of `items`' timestamp (float64), or None without timestamps.
     """
 
     items: np.ndarray
@@ -57,6 +67,7 @@ class UserSequences:
     position: np.ndarray
     users: np.ndarray
     pad: int
+    times: np.ndarray | None = None
 
     @classmethod
     def of(cls, interactions: Interactions) -> UserSequences:
@@ -78,18 +89,62 @@ class UserSequences:
         position = np.empty(len(users), dtype=np.int64)
         position[order] = np.arange(len(users))
         items = interactions.items[order].astype(np.int32)
-        return cls(items, indptr, position, interactions.users.astype(np.int32), int(interactions.n_items))
+        stamps = interactions.timestamps
+        times = None if stamps is None else np.asarray(stamps, np.float64)[order]
+        users = interactions.users.astype(np.int32)
+        return cls(items, indptr, position, users, int(interactions.n_items), times)
 
     @property
     def n_users(self) -> int:
         return len(self.indptr) - 1
 
-    def _gather(self, ends: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-        """Windows of the `length` items before `ends` (exclusive) and not before `starts`."""
+    def _index(self, ends: np.ndarray, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in `items` of the `length` entries before `ends` (exclusive) and not before
+        `starts` (clipped into range), and which of them are real entries (the rest is padding)."""
         index = ends[:, None] - length + np.arange(length)[None, :]
         valid = index >= starts[:, None]
-        gathered = self.items[np.clip(index, 0, max(len(self.items) - 1, 0))] if len(self.items) else index
+        return np.clip(index, 0, max(len(self.items) - 1, 0)), valid
+
+    def _gather(self, ends: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """Windows of the `length` items before `ends` (exclusive) and not before `starts`."""
+        index, valid = self._index(ends, starts, length)
+        gathered = self.items[index] if len(self.items) else index
         return np.where(valid, gathered, self.pad).astype(np.int32)
+
+    def _ages(self, ends: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """Each window entry's age: the time of the window's most recent item minus its own time;
+        NaN on padding, and everywhere without timestamps."""
+        if self.times is None or not len(self.items):
+            return np.full((len(ends), length), np.nan)
+        index, valid = self._index(ends, starts, length)
+        times = np.where(valid, self.times[index], np.nan)
+        return times[:, -1:] - times
+
+    def ages_before(self, rows: np.ndarray, length: int) -> np.ndarray:
+        """The ages (`_ages`) of the items of `windows_before(rows, length)`.
+
+        Args:
+            rows: Interaction row indices.
+            length: The window's length.
+
+        Returns:
+            float64 (len(rows), length), NaN where the window is padded or has no times.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._ages(self.position[rows], self.indptr[self.users[rows]], length)
+
+    def last_ages(self, length: int, users: np.ndarray | None = None) -> np.ndarray:
+        """The ages (`_ages`) of the items of `last_windows(length, users)`.
+
+        Args:
+            length: The window's length.
+            users: User indices (default: every user).
+
+        Returns:
+            float64 (n_users or len(users), length), NaN where padded or without times.
+        """
+        users = np.arange(self.n_users) if users is None else np.asarray(users, dtype=np.int64)
+        return self._ages(self.indptr[users + 1], self.indptr[users], length)
 
     def windows_before(self, rows: np.ndarray, length: int) -> np.ndarray:
         """The `length` items each given interaction's user had before it (right-aligned, padded).
@@ -180,3 +235,47 @@ def windows_from_pairs(
         flat, np.concatenate(([0], ends)), np.zeros(0, np.int64), np.zeros(0, np.int32), pad
     )
     return sequences.last_windows(length)
+
+
+def age_boundaries(ages: np.ndarray, buckets: int = GAP_BUCKETS) -> np.ndarray:
+    """Boundaries that cut the observed ages into `buckets - 1` bins of about equal counts
+    (quantiles, so any time unit works); a window's most recent item (age 0 by definition) is left
+    out of the count. Without any age, all boundaries are 0.
+
+    Args:
+        ages: Ages as `last_ages` gives them (NaN ignored).
+        buckets: The number of gap buckets, bucket 0 (unknown) included.
+
+    Returns:
+        float32 (buckets - 2,), non-decreasing.
+
+    Example:
+        >>> age_boundaries(np.array([[3.0, 2.0, 0.0], [np.nan, 1.0, 0.0]]), buckets=4)
+        array([1.6666666, 2.3333333], dtype=float32)
+    """
+    ages = np.asarray(ages, dtype=np.float64)
+    observed = ages[:, :-1][np.isfinite(ages[:, :-1])] if ages.ndim == 2 else ages[np.isfinite(ages)]
+    if not len(observed):
+        return np.zeros(buckets - 2, np.float32)
+    return np.quantile(observed, np.arange(1, buckets - 1) / (buckets - 1)).astype(np.float32)
+
+
+def gap_buckets(ages: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
+    """The bucket of each age: 0 where it is unknown (NaN: padding, or no time), else 1 + the
+    number of boundaries it reaches, so 1 .. len(boundaries) + 1.
+
+    Args:
+        ages: Ages (any shape), as `ages_before`/`last_ages` give them.
+        boundaries: `age_boundaries`' output.
+
+    Returns:
+        int32, the shape of `ages`.
+
+    Example:
+        >>> gap_buckets(np.array([[np.nan, 5.0, 0.0]]), np.array([1.0, 2.0]))
+        array([[0, 3, 1]], dtype=int32)
+    """
+    ages = np.asarray(ages, dtype=np.float64)
+    edges = np.asarray(boundaries, np.float64)
+    buckets = 1 + np.searchsorted(edges, np.nan_to_num(ages, nan=0.0), side="right")
+    return np.where(np.isfinite(ages), buckets, 0).astype(np.int32)

@@ -48,11 +48,16 @@ def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> di
     if has_timestamps:
         current = config.effective_recency_weighting(True)
         changes["recency_weighting"] = between("recency_weighting", 0.0, 3.0, current)
-    if config.effective_user_tower(has_timestamps) == "history":  # the history encoder's reach and size
+    tower = config.user_tower
+    if tower == "auto" and has_timestamps:  # 'auto' is a choice by validation: the search makes it
+        tower = trial.suggest_categorical("user_tower", ["id", "history"])
+        changes["user_tower"] = tower
+    if tower == "history":  # the history encoder's reach and size
         changes["history_length"] = choice("history_length", [20, 50, 100])
         changes["history_blocks"] = choice("history_blocks", [0, 1])
         changes["history_heads"] = choice("history_heads", [1, 2, 4])
         changes["history_dropout"] = between("history_dropout", 0.0, 0.3, config.history_dropout)
+        changes["history_time_gaps"] = choice("history_time_gaps", [False, True])
     return changes
 
 

@@ -6,7 +6,9 @@ the same split, the bar every model must clear.
 `fit_with_validation` trains a given model against given held-out interactions;
 `fit_on_split` builds a new model for an `Experiment` and trains it on its training split
 against its validation split (the validation run, compare's two-tower rows, a tuning trial and
-`Recommender.fit`'s choice of epochs all do so).
+`Recommender.fit`'s choice of epochs all do so). `fit_choosing_tower` is `fit_on_split` for a
+config whose `user_tower` is 'auto': where the interactions have timestamps it trains both towers
+and keeps the one with the better validation metric.
 
 Example:
     >>> from recsys.config import Config
@@ -28,12 +30,19 @@ from recsys.data.experiment import Experiment
 from recsys.data.interactions import Interactions
 from recsys.eval.evaluation import embedding_scorer, evaluate
 from recsys.eval.popular import MostPopular
+from recsys.log import say
 from recsys.metric_names import metric_names
 from recsys.model.callbacks import EpochMetrics
 from recsys.model.towers import EmbeddingModel, compute_embeddings
 from recsys.model.training import TrainingResult, build_model, fit
 
-__all__ = ["evaluate_model", "fit_on_split", "fit_with_validation", "most_popular_metrics"]
+__all__ = [
+    "evaluate_model",
+    "fit_choosing_tower",
+    "fit_on_split",
+    "fit_with_validation",
+    "most_popular_metrics",
+]
 
 
 def evaluate_model(
@@ -121,6 +130,53 @@ def fit_on_split(
         validation_matrix=experiment.validation_matrix,
         **options,
     )
+
+
+def fit_choosing_tower(experiment: Experiment, **options: Any) -> tuple[TrainingResult, Config]:
+    """`fit_on_split`, with `user_tower = 'auto'` resolved by validation: where the training split
+    has timestamps, the id tower and the history tower are both trained on it and the one with the
+    higher `monitor_metric` on the validation split is kept (a tie keeps the id tower, the
+    default); without timestamps a history has no order, and the id tower is trained alone. The
+    choice and both values are printed. Any other `user_tower` is trained as configured.
+
+    Args:
+        experiment: The run's data.
+        **options: Passed on to `fit_on_split` (a checkpoint path is written by the kept run last).
+
+    Returns:
+        The kept run's `TrainingResult`, and the experiment's config with `user_tower` resolved.
+
+    Example:
+        >>> from recsys.config import Config
+        >>> from recsys.data.experiment import Experiment
+        >>> config = Config(demo_num_users=300, max_epochs=2, verbosity=0, user_tower="auto")
+        >>> result, chosen = fit_choosing_tower(Experiment(config), log_epochs=False)
+        >>> chosen.user_tower in ("id", "history"), result.model.user_tower == chosen.user_tower
+        (True, True)
+    """
+    config = experiment.config
+    if config.user_tower != "auto":
+        return fit_on_split(experiment, **options), config
+    if experiment.split.train.timestamps is None:
+        say("user_tower 'auto': the id tower (no timestamps, so a history has no order to read).")
+        chosen = config.replace(user_tower="id")
+        return fit_on_split(experiment, chosen, **options), chosen
+    monitor, runs = config.monitor_metric, {}
+    for tower in ("history", "id"):  # the id tower last: on a tie it is kept, and its checkpoint stands
+        say(f"user_tower 'auto': validating the {tower} tower.")
+        candidate = config.replace(user_tower=tower)
+        runs[tower] = (fit_on_split(experiment, candidate, **options), candidate)
+    values = {tower: run.best_metrics.get(monitor, float("-inf")) for tower, (run, _) in runs.items()}
+    kept, other = ("history", "id") if values["history"] > values["id"] else ("id", "history")
+    say(
+        f"user_tower 'auto': the {kept} tower ({monitor} {values[kept]:.4f}; the {other} tower "
+        f"{values[other]:.4f})."
+    )
+    result, chosen = runs[kept]
+    checkpoint = options.get("checkpoint_path")
+    if checkpoint and kept != "id":  # the file holds the last run's best epoch: make it the kept one's
+        result.model.save_weights(str(checkpoint), overwrite=True)
+    return result, chosen
 
 
 def most_popular_metrics(experiment: Experiment) -> dict:

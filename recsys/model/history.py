@@ -3,7 +3,9 @@
 `HistoryEncoder` reads a window of the user's latest `history_length` item indices (right-aligned,
 the most recent last, padded on the left with `n_items`; `recsys.data.sequences`), embeds each
 item (through the item tower's id embeddings, or a table of its own) plus a learned embedding of
-its position from the end, optionally runs
+its position from the end and, with `time_gaps`, a learned embedding of its age (how long before
+the window's most recent item it was taken, in `recsys.data.sequences.gap_buckets`' quantile
+buckets; bucket 0, "unknown", for a history given without times), optionally runs
 `num_blocks` causal self-attention blocks over the window (Keras' `MultiHeadAttention`, padding
 masked, a feed-forward layer; residuals and layer normalisation), and then pools the window by
 attention from its last position: a query made from the most recent item scores every item of
@@ -33,6 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from recsys.data.sequences import GAP_BUCKETS
 from recsys.errors import DataError
 from recsys.model.feature_path import FeaturePath
 
@@ -60,6 +63,10 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
             encoded history: a known user's come from the constant `feature_table`, others are
             given (`call(..., features=)`).
         hidden_dim: The feature MLP's hidden width.
+        time_gaps: Add an embedding of each item's age bucket (`gaps` of `encode`, from the
+            known users' `user_gaps` table, set with `set_user_histories`; the buckets' age
+            boundaries are kept in `gap_boundaries`). In training a quarter of the histories are
+            read without their gaps, so that histories given without times are read well.
 
     Example:
         >>> encoder = HistoryEncoder(n_users=2, n_items=5, embedding_dim=8, history_length=3)
@@ -85,6 +92,7 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
         item_table: keras.layers.Embedding | None = None,
         feature_dim: int = 0,
         hidden_dim: int = 128,
+        time_gaps: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -160,6 +168,21 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
             trainable=False,
             name="user_histories",
         )
+        self.time_gaps = bool(time_gaps)
+        if self.time_gaps:
+            self.gap_table = keras.layers.Embedding(
+                GAP_BUCKETS, self.embedding_dim, embeddings_initializer=normal(23), name="history_gaps"
+            )
+            self.gaps = self.add_weight(
+                shape=(self.n_users, self.history_length),
+                dtype="int32",
+                initializer="zeros",
+                trainable=False,
+                name="user_gaps",
+            )
+            self.gap_boundaries = self.add_weight(
+                shape=(GAP_BUCKETS - 2,), initializer="zeros", trainable=False, name="gap_boundaries"
+            )
         self.feature_dim, self.hidden_dim = int(feature_dim), int(hidden_dim)
         if self.feature_dim:
             self.features = self.add_weight(
@@ -180,6 +203,8 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
         if not self.shares_items:
             self.item_table.build((None,))
         self.position_table.build((None,))
+        if self.time_gaps:
+            self.gap_table.build((None,))
         for block in range(self.num_blocks):
             self.attention[block].build(sequence, sequence)
             self.attention_norm[block].build(sequence)
@@ -201,8 +226,12 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
             self.project.build((None, self.hidden_dim))
         self.built = True
 
-    def set_user_histories(self, windows: np.ndarray) -> None:
-        """Load the known users' windows (n_users x history_length item indices, padded with n_items)."""
+    def set_user_histories(
+        self, windows: np.ndarray, gaps: np.ndarray | None = None, boundaries: np.ndarray | None = None
+    ) -> None:
+        """Load the known users' windows (n_users x history_length item indices, padded with
+        n_items); with `time_gaps`, their gap buckets (the same shape; None: unknown) and the age
+        boundaries the buckets were cut at (`recsys.data.sequences.age_boundaries`)."""
         windows = np.asarray(windows)
         if windows.shape != (self.n_users, self.history_length):
             raise DataError(
@@ -210,12 +239,21 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
                 f"got {windows.shape}"
             )
         self.histories.assign(windows.astype("int32"))
+        if not self.time_gaps:
+            return
+        gaps = np.zeros(windows.shape, np.int32) if gaps is None else np.asarray(gaps)
+        if gaps.shape != windows.shape:
+            raise DataError(f"user gap buckets must be {windows.shape}, got {gaps.shape}")
+        self.gaps.assign(gaps.astype("int32"))
+        if boundaries is not None:
+            self.gap_boundaries.assign(np.asarray(boundaries, "float32").reshape(GAP_BUCKETS - 2))
 
-    def encode(self, history, training=False):
+    def encode(self, history, training=False, gaps=None):
         """Embeddings of histories: (rows, history_length) item indices, padded with `n_items` on the
         left -> (rows, embedding_dim). A history of padding only gives the encoder's output for no
         items (the caller falls back to popularity for it). In training, `dropout` also hides that
-        share of each history's items (never the most recent) from the pooling."""
+        share of each history's items (never the most recent) from the pooling. `gaps`: with
+        `time_gaps`, each item's gap bucket (rows, history_length); None: unknown."""
         history = ops.convert_to_tensor(history, dtype="int32")
         valid = ops.not_equal(history, self.n_items)
         if training and self.dropout_rate:
@@ -224,18 +262,18 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
             valid = ops.logical_and(valid, ops.logical_or(keep, ops.expand_dims(most_recent, 0)))
         positions = self.position_table(ops.arange(self.history_length, dtype="int32"))
         if not self.num_blocks:  # the positions enter the pooling's two products, not every state
-            return self._pool(self._items(history), positions, valid, training)
-        states, _ = self.states(history, training)
+            return self._pool(self._items(history, gaps, training), positions, valid, training)
+        states, _ = self.states(history, training, gaps)
         return self._pool(states, None, valid, training)
 
-    def states(self, history, training=False):
+    def states(self, history, training=False, gaps=None):
         """The window's per-position states before the pooling, (rows, L, d), and which positions
         hold an item (rows, L): the item and position embeddings through the causal blocks, so the
         state at a position depends on the items up to it only."""
         history = ops.convert_to_tensor(history, dtype="int32")
         valid = ops.not_equal(history, self.n_items)
         positions = self.position_table(ops.arange(self.history_length, dtype="int32"))
-        x = (self._items(history) + ops.expand_dims(positions, 0)) * ops.expand_dims(
+        x = (self._items(history, gaps, training) + ops.expand_dims(positions, 0)) * ops.expand_dims(
             ops.cast(valid, "float32"), -1
         )
         if self.num_blocks:
@@ -249,12 +287,24 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
                 )
         return x, valid
 
-    def _items(self, history):
-        """The history's item embeddings; with a table shared with the item tower (which has no
-        padding row) the padding reads item 0, which every use masks out."""
+    def _items(self, history, gaps=None, training=False):
+        """The history's item embeddings, plus with `time_gaps` their gap buckets' (unknown where
+        `gaps` is None; in training a quarter of the rows are read as unknown); with a table shared
+        with the item tower (which has no padding row) the padding reads item 0, which every use
+        masks out."""
         if self.shares_items:
             history = ops.minimum(history, self.n_items - 1)
-        return self.item_table(history)
+        embedded = self.item_table(history)
+        if not self.time_gaps:
+            return embedded
+        if gaps is None:
+            gaps = ops.zeros(ops.shape(history), dtype="int32")
+        gaps = ops.convert_to_tensor(gaps, dtype="int32")
+        if training:
+            rows = ops.shape(history)[0]
+            known = keras.random.uniform((rows, 1), seed=self.seed_generator) >= 0.25
+            gaps = ops.where(known, gaps, ops.zeros_like(gaps))
+        return embedded + self.gap_table(gaps)
 
     def _pool(self, states, positions, valid, training):
         """Attention pooling from the last position (module doc): (rows, L, d) states -> (rows, d).
@@ -277,15 +327,16 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
         h = self.pool_norm(last + self.drop(self.pool_output(pooled), training=training))
         return self.out_norm(h + self.drop(self.out_contract(self.out_expand(h)), training=training))
 
-    def call(self, users, training=False, rows=None, history=None, features=None):
-        """The users' embeddings: `history` (rows x history_length) when given, else each user's
-        window from `user_histories`; plus, with user features, the feature path of `features`
-        when given, else of each user's row of the feature table. `rows` is accepted for the id
-        tower's signature and unused."""
+    def call(self, users, training=False, rows=None, history=None, features=None, gaps=None):
+        """The users' embeddings: `history` (rows x history_length) and its `gaps` when given (no
+        gaps: unknown), else each user's saved window and gaps; plus, with user features, the
+        feature path of `features` when given, else of each user's row of the feature table.
+        `rows` is accepted for the id tower's signature and unused."""
         users = ops.convert_to_tensor(users, dtype="int32")
         if history is None:
             history = ops.take(self.histories, users, axis=0)
-        encoded = self.encode(history, training=training)
+            gaps = ops.take(self.gaps, users, axis=0) if self.time_gaps else None
+        encoded = self.encode(history, training=training, gaps=gaps)
         if not self.feature_dim:
             return encoded
         if features is None:
@@ -305,4 +356,5 @@ class HistoryEncoder(FeaturePath, keras.layers.Layer):
             "seed": self.seed,
             "feature_dim": self.feature_dim,
             "hidden_dim": self.hidden_dim,
+            "time_gaps": self.time_gaps,
         }

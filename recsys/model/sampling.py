@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from recsys.data.interactions import Interactions
-from recsys.data.sequences import UserSequences
+from recsys.data.sequences import UserSequences, gap_buckets
 from recsys.errors import DataError
 
 __all__ = ["InteractionDataset", "batch_item_ids"]
@@ -27,13 +27,15 @@ __all__ = ["InteractionDataset", "batch_item_ids"]
 class InteractionDataset(keras.utils.PyDataset):
     """Batches `({"user", "item"[, "negatives"][, "history"]}, target, weight)` for `model.fit`;
     with `sequences` (the history user tower), "history" holds each positive's window: the
-    `history_length` items its user had before it (`recsys.data.sequences`)."""
+    `history_length` items its user had before it (`recsys.data.sequences`), and with
+    `gap_boundaries` (the history tower's time gaps) "history_gaps" their age buckets."""
 
     def __init__(
         self,
         interactions: Interactions,
         sequences: UserSequences | None = None,
         history_length: int = 50,
+        gap_boundaries: np.ndarray | None = None,
         batch_size: int = 1024,
         num_negatives: int = 0,
         negative_sampling: str = "uniform",
@@ -54,6 +56,7 @@ class InteractionDataset(keras.utils.PyDataset):
             )
         self.full_batches = full_batches
         self.sequences, self.history_length = sequences, int(history_length)
+        self.gap_boundaries = gap_boundaries
         self.users = interactions.users.astype(np.int32)
         self.items = interactions.items.astype(np.int32)
         self.n_items = interactions.n_items
@@ -132,6 +135,9 @@ class InteractionDataset(keras.utils.PyDataset):
         inputs = {"user": users, "item": self.items[rows]}
         if self.sequences is not None:
             inputs["history"] = self.sequences.windows_before(rows, self.history_length)
+            if self.gap_boundaries is not None:
+                ages = self.sequences.ages_before(rows, self.history_length)
+                inputs["history_gaps"] = gap_buckets(ages, self.gap_boundaries)
         if self.num_negatives:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             inputs["negatives"] = self.draw_negatives(users, rng)

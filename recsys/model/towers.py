@@ -238,6 +238,7 @@ class EmbeddingModel(keras.Model):
         history_heads: int = 2,
         history_dropout: float = 0.1,
         history_shares_items: bool = False,
+        history_time_gaps: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -247,6 +248,7 @@ class EmbeddingModel(keras.Model):
         self.history_length, self.history_blocks = int(history_length), int(history_blocks)
         self.history_heads, self.history_dropout = int(history_heads), float(history_dropout)
         self.history_shares_items = bool(history_shares_items)
+        self.history_time_gaps = bool(history_time_gaps)
         self.n_users, self.n_items = int(n_users), int(n_items)
         self.row_multiple = int(row_multiple)
         self.embedding_dim = int(embedding_dim)
@@ -284,6 +286,7 @@ class EmbeddingModel(keras.Model):
                 item_table=item_encoder.id_embedding if history_shares_items else None,
                 feature_dim=user_feature_dim,
                 hidden_dim=hidden_dim,
+                time_gaps=history_time_gaps,
                 name="user_encoder",
             )
         else:
@@ -312,26 +315,31 @@ class EmbeddingModel(keras.Model):
             embedding = embedding / ops.sqrt(ops.sum(ops.square(embedding), axis=-1, keepdims=True) + 1e-12)
         return embedding
 
-    def user_embedding(self, users, training=False, rows=None, history=None, features=None):
+    def user_embedding(self, users, training=False, rows=None, history=None, features=None, gaps=None):
         """User tower output; with normalisation it is divided by sqrt(temperature), so that a dot
         product of the two towers is the training logit (cosine / temperature). `rows`: the id
         embeddings already looked up (see `Encoder.call`). `history` and `features` (history
         tower only): the users' windows (rows x history_length item indices,
-        `recsys.data.sequences`) and encoded features, instead of the saved ones."""
+        `recsys.data.sequences`) and encoded features, instead of the saved ones; `gaps`, with
+        `history_time_gaps`, the windows' gap buckets (None with a window: unknown)."""
         if self.user_tower == "history":
-            encoded = self.user_encoder(users, training=training, history=history, features=features)
+            encoded = self.user_encoder(
+                users, training=training, history=history, features=features, gaps=gaps
+            )
         else:
             encoded = self.user_encoder(users, training=training, rows=rows)
         embedding = self._finish(encoded)
         return embedding / np.sqrt(self.temperature) if self.normalize else embedding
 
-    def user_embedding_from_history(self, windows, features=None):
+    def user_embedding_from_history(self, windows, features=None, gaps=None):
         """Embeddings of users given by their histories (history tower only): `windows` (rows x
         `history_length` item indices, oldest first, padded on the left with `n_items`; see
         `recsys.data.sequences.window_of`). A known user's embedding is this function of the user's
         saved window, so a history with newer interactions needs no retraining. With user
         features, `features` (rows x `user_feature_dim`, encoded like the feature table; None: all
-        zeros, a user of whom nothing is known) join the history. Returns a float32
+        zeros, a user of whom nothing is known) join the history. With `history_time_gaps`,
+        `gaps` are the windows' gap buckets (`recsys.data.sequences.gap_buckets`, the shape of
+        `windows`; None: unknown, a history given without times). Returns a float32
         numpy matrix (rows x embedding_dim), computed compiled (`predict_on_batch`): callers with
         batches of many sizes pad them to a few (as `ItemRanking.encode_histories` does), since
         each new shape is compiled once.
@@ -358,6 +366,13 @@ class EmbeddingModel(keras.Model):
                 f"got shape {windows.shape}."
             )
         inputs = {"history": windows.astype("int32")}
+        if gaps is not None and self.history_time_gaps:
+            inputs["history_gaps"] = np.asarray(gaps, "int32")
+            if inputs["history_gaps"].shape != windows.shape:
+                raise DataError(
+                    f"gap buckets must have the histories' shape {windows.shape}, "
+                    f"got {inputs['history_gaps'].shape}."
+                )
         if self.user_feature_dim:
             inputs["features"] = (
                 np.zeros((len(windows), self.user_feature_dim), "float32")
@@ -435,7 +450,11 @@ class EmbeddingModel(keras.Model):
         `user_rows` / `item_rows`: the id embeddings it looked up, in the ids' shape plus `dim`."""
         return {
             "user": self.user_embedding(
-                inputs["user"], training, inputs.get("user_rows"), inputs.get("history")
+                inputs["user"],
+                training,
+                inputs.get("user_rows"),
+                inputs.get("history"),
+                gaps=inputs.get("history_gaps"),
             ),
             "item": self.item_embedding(batch_item_ids(inputs), training, inputs.get("item_rows")),
         }
@@ -458,16 +477,23 @@ class EmbeddingModel(keras.Model):
         return loss
 
     def set_tables(
-        self, user_features=None, item_features=None, item_log_q=None, user_histories=None
+        self,
+        user_features=None,
+        item_features=None,
+        item_log_q=None,
+        user_histories=None,
+        user_gaps=None,
+        gap_boundaries=None,
     ) -> None:
         """Load the constant tables: encoded features, the log sampling probabilities of items
         for a task that keeps them (others ignore `item_log_q`; see `RetrievalTask.adapt`), and the
         history tower's windows of the known users (`user_histories`, n_users x history_length;
-        the id tower ignores them)."""
+        the id tower ignores them), with `history_time_gaps` their gap buckets (`user_gaps`) and
+        the age boundaries of the buckets (`gap_boundaries`)."""
         if not self.built:
             self.build()
         if user_histories is not None and isinstance(self.user_encoder, HistoryEncoder):
-            self.user_encoder.set_user_histories(user_histories)
+            self.user_encoder.set_user_histories(user_histories, user_gaps, gap_boundaries)
         if user_features is not None and self.user_feature_dim:
             self.user_encoder.set_feature_table(user_features)
         if item_features is not None and self.item_feature_dim:
@@ -531,6 +557,7 @@ class EmbeddingModel(keras.Model):
             "history_heads": self.history_heads,
             "history_dropout": self.history_dropout,
             "history_shares_items": self.history_shares_items,
+            "history_time_gaps": self.history_time_gaps,
         }
 
 
@@ -552,7 +579,9 @@ class _HistoryEmbedder(keras.Model):
     def call(self, inputs):
         windows = inputs["history"]
         users = ops.zeros((ops.shape(windows)[0],), dtype="int32")
-        return self.embedding_model.user_embedding(users, history=windows, features=inputs.get("features"))
+        return self.embedding_model.user_embedding(
+            users, history=windows, features=inputs.get("features"), gaps=inputs.get("history_gaps")
+        )
 
 
 def compute_embeddings(model: EmbeddingModel, which: str, batch_size: int = 65536) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.interactions import Interactions
-from recsys.data.sequences import UserSequences
+from recsys.data.sequences import UserSequences, age_boundaries, gap_buckets
 from recsys.data.weighting import SCORE_WEIGHTINGS, choose_score_weighting, positive_weights
 from recsys.errors import ConfigError
 from recsys.log import plural, say
@@ -79,10 +79,7 @@ def build_model(
 
 def _build(config: Config, n_users, n_items, user_table, item_table, train: Interactions) -> EmbeddingModel:
     task = task_from_config(config, n_items)
-    user_tower = config.effective_user_tower(train.timestamps is not None)
-    if config.user_tower == "auto":
-        reason = "the interactions have timestamps" if user_tower == "history" else "no timestamps"
-        say(f"user_tower 'auto': the {user_tower} tower ({reason}).")
+    user_tower = config.effective_user_tower()
     model = EmbeddingModel(
         n_users=n_users,
         n_items=n_items,
@@ -103,14 +100,33 @@ def _build(config: Config, n_users, n_items, user_table, item_table, train: Inte
         history_heads=config.history_heads,
         history_dropout=config.history_dropout,
         history_shares_items=config.history_shares_items,
+        history_time_gaps=_uses_time_gaps(config, train),
     )
     model.build()
-    histories = None
+    tables: dict = {}
     if user_tower == "history":  # each known user's latest items: the history a known user is served by
-        histories = UserSequences.of(train).last_windows(config.history_length)
-    model.set_tables(user_table, item_table, user_histories=histories)
+        sequences = UserSequences.of(train)
+        tables["user_histories"] = sequences.last_windows(config.history_length)
+        boundaries = _gap_boundaries(config, sequences)
+        if boundaries is not None:
+            ages = sequences.last_ages(config.history_length)
+            tables.update(user_gaps=gap_buckets(ages, boundaries), gap_boundaries=boundaries)
+    model.set_tables(user_table, item_table, **tables)
     task.adapt(train)
     return model
+
+
+def _uses_time_gaps(config: Config, train: Interactions) -> bool:
+    """Whether the history tower reads time gaps: asked for, and the interactions have times."""
+    return config.history_time_gaps and train.timestamps is not None
+
+
+def _gap_boundaries(config: Config, sequences: UserSequences) -> np.ndarray | None:
+    """The age boundaries of the gap buckets (`recsys.data.sequences.age_boundaries`) of the known
+    users' latest windows: the same for the model's saved gaps and its training batches."""
+    if not config.history_time_gaps or sequences.times is None:
+        return None
+    return age_boundaries(sequences.last_ages(config.history_length))
 
 
 def make_dataset(
@@ -125,11 +141,12 @@ def make_dataset(
     weights = positive_weights(
         train, config.use_scores_as_weights and targets is None, recency, config.score_weighting
     )
-    history_tower = config.effective_user_tower(train.timestamps is not None) == "history"
+    sequences = UserSequences.of(train) if config.effective_user_tower() == "history" else None
     return InteractionDataset(
         train,
-        sequences=UserSequences.of(train) if history_tower else None,
+        sequences=sequences,
         history_length=config.history_length,
+        gap_boundaries=None if sequences is None else _gap_boundaries(config, sequences),
         batch_size=config.batch_size,
         num_negatives=task.num_negatives,
         negative_sampling=config.negative_sampling,
@@ -152,10 +169,14 @@ def check_finite_loss(losses: list, config: Config) -> None:
         )
 
 
-def fit_on_all(experiment: Experiment, epochs: int, **options: Any) -> TrainingResult:
+def fit_on_all(
+    experiment: Experiment, epochs: int, config: Config | None = None, **options: Any
+) -> TrainingResult:
     """A new model for the experiment's data, trained on every interaction for `epochs` epochs (no
-    validation: the production model, and `Recommender.fit`'s final model)."""
-    config, prepared, features = experiment.config, experiment.prepared, experiment.features
+    validation: the production model, and `Recommender.fit`'s final model). `config` replaces the
+    experiment's model settings (e.g. the user tower a validation run chose)."""
+    config = config or experiment.config
+    prepared, features = experiment.prepared, experiment.features
     model = build_model(
         config,
         prepared.n_users,

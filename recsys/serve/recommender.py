@@ -48,8 +48,8 @@ from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.vocabulary import Vocabulary
 from recsys.errors import DataError, quoted
-from recsys.eval.validation import fit_on_split
-from recsys.log import messages_at
+from recsys.eval.validation import fit_choosing_tower
+from recsys.log import messages_at, say
 from recsys.model.bundle import ModelBundle, load_bundle
 from recsys.model.catalogue import with_new_items
 from recsys.model.training import fit_on_all
@@ -89,8 +89,9 @@ class Recommender(ItemRanking):
             item_features: The same, for items.
             config: The settings (default `Config()`).
             validate: Choose the number of epochs as the best of a validation run on a split of
-                the data (unless `config.production_epochs` is set); the final model is trained
-                on every interaction.
+                the data (unless `config.production_epochs` is set), and with `user_tower =
+                'auto'` the tower that validates better; the final model is trained on every
+                interaction.
 
         Returns:
             The trained `Recommender`.
@@ -123,13 +124,16 @@ class Recommender(ItemRanking):
         else:
             data = (interactions, user_features, item_features)
             experiment = Experiment(config.replace(raw_data_fpath=None), lambda: data)
-        epochs = experiment.config.production_epochs
+        epochs, final = experiment.config.production_epochs, experiment.config
         validation: dict = {}
-        if epochs is None and validate:
-            checked = fit_on_split(experiment, log_epochs=False)
-            epochs, validation = checked.best_epoch, checked.best_metrics
-        result = fit_on_all(experiment, epochs or experiment.config.max_epochs)
-        metrics = {"epochs": epochs, "validation": validation}
+        if validate and (epochs is None or final.user_tower == "auto"):  # epochs and/or 'auto' tower
+            checked, final = fit_choosing_tower(experiment, log_epochs=False)
+            epochs, validation = epochs or checked.best_epoch, checked.best_metrics
+        elif final.user_tower == "auto":
+            say("user_tower 'auto' without a validation run (validate=False): the id tower.")
+            final = final.replace(user_tower="id")
+        result = fit_on_all(experiment, epochs or final.max_epochs, final)
+        metrics = {"epochs": epochs, "validation": validation, "user_tower": final.user_tower}
         return cls(
             ModelBundle.from_run(experiment, result.model, experiment.full_matrix, metrics, result.history)
         )
