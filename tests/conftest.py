@@ -41,3 +41,20 @@ def needs_movielens():
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_session_outside_the_checkout(tmp_path_factory):
+    """Module fixtures run before any test's own folder exists: they start in a folder of the
+    session's, so nothing they write by a relative path lands in the checkout."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("session"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _each_test_in_a_folder_of_its_own(tmp_path_factory, monkeypatch):
+    """Every test starts in an empty folder of its own: what it writes by a relative path (the
+    default artifacts/, figures/, recommendations.json) never touches the checkout, nor a run
+    going on there (its artifacts/.lock)."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

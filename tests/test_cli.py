@@ -104,3 +104,13 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
     assert main([*args, "eda"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(blocker) in err and err.count("\n") == 1
+
+
+def test_a_test_starts_in_an_empty_folder_outside_the_checkout(capsys):
+    """What a command writes by default (artifacts/, figures/) lands in the test's own folder."""
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[1]
+    here = Path.cwd().resolve()
+    assert checkout not in here.parents and here != checkout
+    assert not any(here.iterdir())

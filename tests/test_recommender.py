@@ -252,3 +252,22 @@ def test_a_dislike_is_never_recommended_back_and_survives_save_and_load(tmp_path
         everything = reloaded.recommend(disliked["user"].unique().to_list(), n=30, exclude_seen=False)
         shown = {(u, i) for u, items in zip(everything.queries, everything.items) for i in items}
         assert not shown & set(zip(disliked["user"].to_list(), disliked["item"].to_list()))
+
+
+def test_fit_reports_its_epochs_and_where_its_data_came_from(capsys):
+    """At verbosity 1, `fit` prints what the command line prints: one line per epoch of the
+    validation run and of the final model, under a line saying which is which; the data are named
+    as what the caller gave, never data.py; a run the epoch cap stopped while improving says so."""
+    frame = pl.DataFrame({"user": np.repeat(np.arange(20), 5), "item": np.arange(100) % 25})
+    config = Config(**{**SETTINGS, "max_epochs": 1, "min_interactions_per_item": 1, "verbosity": 1})
+    Recommender.fit(frame, config=config)
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "Reading interactions from the polars DataFrame given to Recommender.fit" in out
+    assert "data.py" not in out and "get_raw_data" not in out
+    assert "Validation run on a split of the data" in out
+    assert "Training the final model on all 100 interactions for 1 epoch." in out
+    assert out.count("epoch 1/1:") == 2  # the validation run's epoch, then the final model's
+    assert f"{config.monitor_metric} was still improving at the last epoch (max_epochs=1)" in captured.err
+    with pytest.raises(DataError, match=r"^Recommender.fit interactions: "):
+        Recommender.fit(pl.DataFrame({"usr": [1], "item": [2]}), config=config)

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from recsys.config import Config
 from recsys.data.demo import generate_demo
 from recsys.data.features import EncodedFeatures, encode_features
-from recsys.data.hook import RawDataHook, call_hook, load_from_hook
+from recsys.data.hook import GET_RAW_DATA, HookSource, RawDataHook, call_hook, load_from_hook
 from recsys.data.loading import load_from_files
 from recsys.data.preparation import PreparedData, prepare
 from recsys.data.raw import RawData
@@ -42,16 +42,19 @@ from recsys.log import say
 __all__ = ["Experiment", "data_fingerprint", "load_raw_data"]
 
 
-def load_raw_data(config: Config, hook: RawDataHook | None = None) -> RawData:
-    """The configured file, else the hook's data (the template's `get_raw_data()`), else the demo."""
+def load_raw_data(
+    config: Config, hook: RawDataHook | None = None, origin: HookSource = GET_RAW_DATA
+) -> RawData:
+    """The configured file, else the hook's data (the template's `get_raw_data()`, or what the
+    caller handed over; `origin` names it in messages), else the demo."""
     if config.raw_data_fpath:
         say(f"Reading interactions from {config.raw_data_fpath}")
         return load_from_files(config)
     if hook is not None:
         result = call_hook(hook)
         if result is not None:
-            say("Reading interactions from get_raw_data() in data.py")
-            return load_from_hook(result, config.timestamp_format)
+            say(f"Reading interactions from {origin.read_from}")
+            return load_from_hook(result, config.timestamp_format, origin)
     say(f"No raw_data_fpath configured: using the built-in demo dataset ({config.demo_num_users:,} players).")
     # seed 0: the same data whatever the training seed
     return generate_demo(n_users=config.demo_num_users, seed=0, score=config.demo_score)
@@ -97,14 +100,15 @@ def _flat(table: pl.DataFrame) -> pl.DataFrame:
 class Experiment:
     """The data of one run, each stage computed once on first use (see the module doc)."""
 
-    def __init__(self, config: Config, hook: RawDataHook | None = None):
+    def __init__(self, config: Config, hook: RawDataHook | None = None, origin: HookSource = GET_RAW_DATA):
         self.config = config
         self.hook = hook
+        self.origin = origin  # what the hook is, for messages
 
     @cached_property
     def raw(self) -> RawData:
         """The interactions and feature tables as loaded (before filtering)."""
-        return load_raw_data(self.config, self.hook)
+        return load_raw_data(self.config, self.hook, self.origin)
 
     @cached_property
     def summary(self) -> dict:

@@ -13,7 +13,7 @@ import operator
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -23,9 +23,21 @@ from recsys.data.loading import canonical_features, canonical_interactions
 from recsys.data.raw import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.errors import DataError, RecsysError, a_type, first_line, quoted
 
-__all__ = ["HOOK_COLUMNS_FIX", "RawDataHook", "call_hook", "load_from_hook"]
+__all__ = ["GET_RAW_DATA", "HOOK_COLUMNS_FIX", "HookSource", "RawDataHook", "call_hook", "load_from_hook"]
 
 RawDataHook = Callable[[], Any]
+
+
+class HookSource(NamedTuple):
+    """What handed the data over, for messages: its `name` (errors say "<name> <part>: ..."), the
+    log's "Reading interactions from <read_from>", and the names of its three parts."""
+
+    name: str
+    read_from: str
+    parts: tuple[str, str, str] = ("interaction_data", "user_data", "item_data")
+
+
+GET_RAW_DATA = HookSource("get_raw_data()", "get_raw_data() in data.py")
 HOOK_COLUMNS_FIX = (
     "get_raw_data() must return interactions with the keys 'user' and 'item' "
     "(and optionally 'score' and 'timestamp')."
@@ -207,35 +219,39 @@ def _features_from_hook(data: Any, what: str) -> pl.DataFrame | None:
     return canonical_features(frame, "id", source=what, fix=HOOK_FEATURES_FIX)
 
 
-def load_from_hook(result: Any, timestamp_format: str | None = None) -> RawData:
+def load_from_hook(
+    result: Any, timestamp_format: str | None = None, origin: HookSource = GET_RAW_DATA
+) -> RawData:
     """Accept what the seed's `get_raw_data()` returns: `(interaction_data, user_data, item_data)`;
-    text timestamps are parsed with `timestamp_format` when given, else must be numbers or ISO-8601."""
-    source = "get_raw_data()"
+    text timestamps are parsed with `timestamp_format` when given, else must be numbers or ISO-8601.
+    `origin` names what handed the data over in messages (`Recommender.fit` passes its own)."""
+    source = origin.name
+    interactions_part, users_part, items_part = (f"{source} {part}" for part in origin.parts)
     if not isinstance(result, tuple) or len(result) != 3:
         raise DataError(
             f"{source} must return a tuple (interaction_data, user_data, item_data); "
             f"got {type(result).__name__}."
         )
     interaction_data, user_data, item_data = result
-    frame = _to_polars(interaction_data, f"{source} interaction_data")
+    frame = _to_polars(interaction_data, interactions_part)
     interactions = canonical_interactions(
         frame,
         USER,
         ITEM,
         SCORE if SCORE in frame.columns else None,
         TIMESTAMP if TIMESTAMP in frame.columns else None,
-        f"{source} interaction_data",
+        interactions_part,
         fix=HOOK_COLUMNS_FIX,
         timestamp_format=timestamp_format,
         files=False,
     )
     return RawData(
         interactions,
-        _features_from_hook(user_data, f"{source} user_data"),
-        _features_from_hook(item_data, f"{source} item_data"),
+        _features_from_hook(user_data, users_part),
+        _features_from_hook(item_data, items_part),
         source=source,
-        user_features_source=f"{source} user_data",
-        item_features_source=f"{source} item_data",
+        user_features_source=users_part,
+        item_features_source=items_part,
     )
 
 

@@ -30,7 +30,7 @@ from recsys.data.experiment import Experiment
 from recsys.data.interactions import Interactions
 from recsys.eval.evaluation import embedding_scorer, evaluate
 from recsys.eval.popular import MostPopular
-from recsys.log import say
+from recsys.log import say, warn
 from recsys.metric_names import metric_names
 from recsys.model.callbacks import EpochMetrics
 from recsys.model.towers import EmbeddingModel, compute_embeddings
@@ -42,6 +42,7 @@ __all__ = [
     "fit_on_split",
     "fit_with_validation",
     "most_popular_metrics",
+    "still_rising",
 ]
 
 
@@ -93,7 +94,33 @@ def fit_with_validation(
     heldout = validation.user_item_matrix() if validation_matrix is None else validation_matrix
     ks = list(config.metrics_k)
     metrics = EpochMetrics(lambda trained: evaluate_model(trained, seen, heldout, ks), metric_names(ks))
-    return fit(model, train, config, epoch_metrics=metrics, **options)
+    result = fit(model, train, config, epoch_metrics=metrics, **options)
+    if options.get("log_epochs", True) and still_rising(result, config):
+        warn(
+            f"{config.monitor_metric} was still improving at the last epoch (max_epochs="
+            f"{config.max_epochs}): a larger max_epochs may give a better model."
+        )
+    return result
+
+
+def still_rising(result: TrainingResult, config: Config) -> bool:
+    """Whether the epoch cap, not early stopping, ended a run whose best epoch was its last.
+
+    Args:
+        result: A run with validation (`fit_with_validation`).
+        config: Its settings.
+
+    Returns:
+        True when the run trained `max_epochs` epochs and the last was the best.
+
+    Example:
+        >>> from recsys.model.training import TrainingResult
+        >>> run = TrainingResult(model=None, history={"loss": [3.0, 2.0]}, best_epoch=2)
+        >>> still_rising(run, Config(max_epochs=2)), still_rising(run, Config(max_epochs=5))
+        (True, False)
+    """
+    epochs_run = len(result.history.get("loss", []))
+    return epochs_run >= config.max_epochs and result.best_epoch == epochs_run
 
 
 def fit_on_split(

@@ -46,10 +46,11 @@ import scipy.sparse as sp
 
 from recsys.config import Config
 from recsys.data.experiment import Experiment
+from recsys.data.hook import HookSource
 from recsys.data.vocabulary import Vocabulary
 from recsys.errors import DataError, quoted
 from recsys.eval.validation import fit_choosing_tower
-from recsys.log import messages_at, say
+from recsys.log import messages_at, plural, say
 from recsys.model.bundle import ModelBundle, load_bundle
 from recsys.model.catalogue import with_new_items
 from recsys.model.training import fit_on_all
@@ -123,16 +124,29 @@ class Recommender(ItemRanking):
             experiment = Experiment(config.replace(**paths))
         else:
             data = (interactions, user_features, item_features)
-            experiment = Experiment(config.replace(raw_data_fpath=None), lambda: data)
+            given = type(interactions).__module__.split(".")[0] + " " + type(interactions).__name__
+            origin = HookSource(
+                "Recommender.fit",
+                f"the {given} given to Recommender.fit",
+                ("interactions", "user_features", "item_features"),
+            )
+            experiment = Experiment(config.replace(raw_data_fpath=None), lambda: data, origin)
         epochs, final = experiment.config.production_epochs, experiment.config
         validation: dict = {}
         if validate and (epochs is None or final.user_tower == "auto"):  # epochs and/or 'auto' tower
-            checked, final = fit_choosing_tower(experiment, log_epochs=False)
+            say(
+                f"Validation run on a split of the data (up to {plural(final.max_epochs, 'epoch')}, early "
+                f"stopping on {final.monitor_metric}): it chooses the final model's epochs."
+            )
+            checked, final = fit_choosing_tower(experiment)
             epochs, validation = epochs or checked.best_epoch, checked.best_metrics
         elif final.user_tower == "auto":
             say("user_tower 'auto' without a validation run (validate=False): the id tower.")
             final = final.replace(user_tower="id")
-        result = fit_on_all(experiment, epochs or final.max_epochs, final)
+        epochs = epochs or final.max_epochs
+        count = plural(len(experiment.prepared.interactions), "interaction")
+        say(f"Training the final model on all {count} for {plural(epochs, 'epoch')}.")
+        result = fit_on_all(experiment, epochs, final)
         metrics = {"epochs": epochs, "validation": validation, "user_tower": final.user_tower}
         return cls(
             ModelBundle.from_run(experiment, result.model, experiment.full_matrix, metrics, result.history)
