@@ -138,6 +138,12 @@ class Config:
         "(other dates are refused, never guessed).",
     )
     csv_separator: Character = _f(",", "Field separator of CSV files: one character, e.g. ';' or '\\t'.")
+    csv_quote_char: Character | None = _f(
+        '"',
+        "Quote character of CSV files (a value holding the separator is quoted with it); None for "
+        "files that quote nothing, as .dat and .tsv files usually do (a value may then hold quotes, "
+        'e.g. "Weird Al" Yankovic).',
+    )
     csv_decimal_comma: bool = _f(
         False,
         "Numbers in CSV files are written with a decimal comma ('5,00'): read them as numbers (needs a "
@@ -424,6 +430,13 @@ class Config:
             raise ConfigError(
                 f"config 'csv_separator' is {separator!r} (str); expected one single-byte character other "
                 "than a quote or a line break, e.g. ',', ';' or '\\t'."
+            )
+        quote = self.csv_quote_char
+        if quote is not None and (len(quote.encode()) != 1 or quote in "\r\n" or quote == separator):
+            raise ConfigError(
+                f"config 'csv_quote_char' is {quote!r} (str); expected one single-byte character other "
+                "than the separator or a line break (e.g. '\"' or \"'\"), or None for files that quote "
+                "nothing."
             )
         if self.csv_decimal_comma and separator == ",":
             raise ConfigError(

@@ -225,3 +225,45 @@ def test_decimal_commas_are_read_as_numbers_when_set_and_flagged_otherwise(tmp_p
 def test_a_decimal_comma_with_a_comma_separator_is_a_config_error():
     with pytest.raises(ConfigError, match="csv_decimal_comma' is True with csv_separator ','"):
         Config(csv_decimal_comma=True)
+
+
+def lastfm_files(tmp_path):
+    """Last.fm (hetrec2011) in its own format: tab-separated, unquoted, a name holding quotes."""
+    plays = tmp_path / "user_artists.dat"
+    plays.write_text(
+        "userID\tartistID\tweight\n"
+        + "".join(f"{u}\t{a}\t{(u * 37 + a) % 900 + 1}\n" for u in range(2, 9) for a in (51, 52, 53))
+    )
+    artists = tmp_path / "artists.dat"
+    artists.write_text(
+        "id\tname\turl\tpictureURL\n"
+        "51\tDuran Duran\thttp://www.last.fm/music/Duran+Duran\thttp://userserve-ak.last.fm/1.jpg\n"
+        '52\t"Weird Al" Yankovic\thttp://www.last.fm/music/%22Weird+Al%22+Yankovic\t\n'
+        "53\tMoby\thttp://www.last.fm/music/Moby\thttp://userserve-ak.last.fm/3.jpg\n"
+    )
+    return plays, artists
+
+
+def test_a_file_that_quotes_nothing_needs_csv_quote_char_none_and_the_message_says_so(tmp_path):
+    plays, artists = lastfm_files(tmp_path)
+    config = Config(
+        raw_data_fpath=str(plays), user_column="userID", item_column="artistID", score_column="weight",
+        item_features_fpath=str(artists), item_features_id_column="id", csv_separator="\t",
+    )  # fmt: skip
+    with pytest.raises(DataError) as error:
+        load_from_files(config)
+    message = str(error.value)
+    assert f"item features file {artists}" in message and "row 2 (line 3 of the file" in message
+    assert "text after a quoted value's closing quote" in message and "csv_quote_char = None" in message
+    assert "\n" not in message
+    raw = load_from_files(config.replace(csv_quote_char=None))
+    names = dict(zip(raw.item_features["id"].to_list(), raw.item_features["name"].to_list()))
+    assert names[52] == '"Weird Al" Yankovic' and names[53] == "Moby"
+    assert raw.interactions.height == 21
+
+
+def test_csv_quote_char_is_checked():
+    for bad in ("", "ab", "\n", ","):
+        with pytest.raises(ConfigError, match="csv_quote_char"):
+            Config(csv_quote_char=bad)
+    assert Config(csv_quote_char="'").csv_quote_char == "'"

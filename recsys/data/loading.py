@@ -76,10 +76,22 @@ def canonical_interactions(
 
 
 def load_feature_table(
-    path: str | Path, id_column: str, separator: str, what: str, decimal_comma: bool = False
+    path: str | Path,
+    id_column: str,
+    separator: str,
+    what: str,
+    decimal_comma: bool = False,
+    quote_char: str | None = '"',
 ) -> pl.DataFrame:
     """Read a feature table; its id column becomes `id` and must be present and unique."""
-    frame = read_table(path, separator, what=what, id_columns=(id_column,), decimal_comma=decimal_comma)
+    frame = read_table(
+        path,
+        separator,
+        what=what,
+        id_columns=(id_column,),
+        decimal_comma=decimal_comma,
+        quote_char=quote_char,
+    )
     setting = what.replace(" ", "_") + "_id_column"  # e.g. item_features_id_column
     return canonical_features(
         frame,
@@ -145,6 +157,7 @@ def load_from_files(config: Config) -> RawData:
             columns=tuple(c for c in columns if c),
             number_columns=tuple(c for c in (config.score_column, config.timestamp_column) if c),
             decimal_comma=config.csv_decimal_comma,
+            quote_char=config.csv_quote_char,
         ),
         config.user_column,
         config.item_column,
@@ -161,6 +174,7 @@ def load_from_files(config: Config) -> RawData:
             config.csv_separator,
             "user features",
             config.csv_decimal_comma,
+            config.csv_quote_char,
         )
     if config.item_features_fpath:
         item_features = load_feature_table(
@@ -169,6 +183,7 @@ def load_from_files(config: Config) -> RawData:
             config.csv_separator,
             "item features",
             config.csv_decimal_comma,
+            config.csv_quote_char,
         )
     names = {USER: config.user_column, ITEM: config.item_column}
     names.update({SCORE: config.score_column} if config.score_column else {})

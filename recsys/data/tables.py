@@ -21,9 +21,11 @@ from recsys.log import warn
 __all__ = ["read_table", "require_columns"]
 
 
-def _csv_header(path: Path, separator: str) -> list[str]:
+def _csv_header(path: Path, separator: str, quote_char: str | None = '"') -> list[str]:
     """The header's column names exactly as written (polars renames a repeated name silently)."""
-    first = pl.read_csv(path, separator=separator, has_header=False, n_rows=1, infer_schema=False)
+    first = pl.read_csv(
+        path, separator=separator, has_header=False, n_rows=1, infer_schema=False, quote_char=quote_char
+    )
     return [str(name) for name in first.row(0)]
 
 
@@ -36,6 +38,7 @@ def read_table(
     columns: tuple | None = None,
     number_columns: tuple = (),
     decimal_comma: bool = False,
+    quote_char: str | None = '"',
 ) -> pl.DataFrame:
     """Read a CSV or Parquet file, or a folder of Parquet files. CSV id columns (and
     `text_columns`) are read as text, so that '007' stays '007'; `_check_ids` turns ids into
@@ -48,6 +51,8 @@ def read_table(
 
     A folder is read lazily as one table: its `*.parquet` files in name order (which is the row
     order that `duplicate_policy = "last"` follows), only `columns` projected.
+
+    CSV values may be quoted with `quote_char` (None: the file quotes nothing).
 
     CSV numbers are read with a decimal comma when `decimal_comma` is set; otherwise a text column
     that looks like such numbers ('5,00') is read as text with a warning that names the setting.
@@ -67,7 +72,7 @@ def read_table(
         if is_parquet:
             frame = _compact(_scan_parquet([path], columns), id_columns, number_columns)
         else:
-            header = _csv_header(path, separator)
+            header = _csv_header(path, separator, quote_char)
             overrides = {c: pl.String for c in (*id_columns, *text_columns) if c in header}
             lazy = pl.scan_csv(
                 path,
@@ -75,6 +80,7 @@ def read_table(
                 infer_schema_length=10_000,
                 schema_overrides=overrides,
                 decimal_comma=decimal_comma,
+                quote_char=quote_char,
             )
             if columns is not None and set(columns) <= set(header):
                 lazy = lazy.select(list(dict.fromkeys(columns)))
@@ -84,10 +90,14 @@ def read_table(
                 # A column whose type changes after the inferred prefix: read everything as text and
                 # let each column's own check say what is wrong.
                 frame = pl.read_csv(
-                    path, separator=separator, infer_schema=False, decimal_comma=decimal_comma
+                    path,
+                    separator=separator,
+                    infer_schema=False,
+                    decimal_comma=decimal_comma,
+                    quote_char=quote_char,
                 )
     except (Exception, pl.exceptions.PanicException) as exc:
-        problem = None if is_parquet or isinstance(exc, OSError) else scan_csv(path, separator)
+        problem = None if is_parquet or isinstance(exc, OSError) else scan_csv(path, separator, quote_char)
         raise DataError(f"could not read {what} file {path}: {problem or first_line(exc)}") from None
     repeated = [name for name in dict.fromkeys(header) if header.count(name) > 1]
     if repeated:
