@@ -116,9 +116,16 @@ def load_data_hook(path: str | Path | None) -> Callable[[], Any] | None:
 
 
 def _print_config(config: Config) -> None:
-    docs = field_docs()
+    """Every setting with its doc; a value that differs from the default is marked, with the
+    default beside it, and counted in a last line."""
+    docs, defaults = field_docs(), Config().to_dict()
+    changed = 0
     for name, value in config.to_dict().items():
-        print(f"{name} = {value!r}\n    {docs[name]}")
+        mark = ""
+        if value != defaults[name]:
+            mark, changed = f"   # changed (default {defaults[name]!r})", changed + 1
+        print(f"{name} = {value!r}{mark}\n    {docs[name]}")
+    print(f"# {changed} of {len(defaults)} settings differ from the defaults.")
 
 
 def add_run_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:

@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Len, Lt, MinLen
 
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, closest_names
 from recsys.files import atomic_write_text
 from recsys.metric_names import parse_metric_name
 
@@ -458,9 +458,10 @@ class Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
+            listing = "`python -m recsys config` lists every setting"
             raise ConfigError(
-                f"{source}: unknown setting(s) {', '.join(unknown)}. "
-                f"Known settings: {', '.join(sorted(names))}."
+                f"{source}: unknown setting{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}; {closest_names(unknown, names, listing)}"
             )
         return cls(**values)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from recsys.config import Config, type_text
-from recsys.errors import ConfigError
+from recsys.errors import ConfigError, closest_names
 
 __all__ = ["apply_overrides", "load_config", "parse_override"]
 
@@ -85,7 +85,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     name, raw = (part.strip() for part in text.split("=", 1))
     hints = typing.get_type_hints(Config, include_extras=True)
     if name not in hints:
-        raise ConfigError(f"--set: unknown setting {name!r}. Known settings: {', '.join(sorted(hints))}.")
+        listing = "`python -m recsys config` lists every setting"
+        raise ConfigError(f"--set: unknown setting {name!r}; {closest_names([name], hints, listing)}")
     hint = hints[name]
     if raw.lower() in ("none", "null"):
         return name, None

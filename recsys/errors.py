@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ __all__ = [
     "RecsysError",
     "UsageError",
     "a_type",
+    "closest_names",
     "first_index",
     "first_line",
     "first_rows",
@@ -73,6 +76,31 @@ def quoted(value: Any, limit: int = QUOTE_LIMIT) -> str:
     text = repr(value[: limit + 1] if isinstance(value, (str, bytes)) else value)
     text = " ".join(text.split()) if "\n" in text or "\r" in text else text
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def closest_names(names: Iterable[str], known: Iterable[str], listing: str) -> str:
+    """The end of an "unknown name" message: each name's closest known one ("did you mean
+    'embedding_dim'?"), or, where none is close, where to find the list (`listing`).
+
+    Args:
+        names: The unknown names.
+        known: The names that exist.
+        listing: What lists them, for when nothing is close (e.g. "`recsys config` lists them").
+
+    Returns:
+        A sentence.
+
+    Example:
+        >>> closest_names(["embeding_dim"], ["embedding_dim", "top_n"], "`recsys config` lists them")
+        "did you mean 'embedding_dim'?"
+        >>> closest_names(["zzz"], ["embedding_dim"], "`recsys config` lists them")
+        '`recsys config` lists them.'
+    """
+    known = sorted(known)
+    guesses = [difflib.get_close_matches(name, known, n=1, cutoff=0.6) for name in names]
+    if all(guesses):
+        return "did you mean " + " and ".join(repr(guess[0]) for guess in guesses) + "?"
+    return listing + "."
 
 
 def a_type(kind: type) -> str:

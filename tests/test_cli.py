@@ -15,6 +15,18 @@ def test_config_lists_every_setting_with_docs(capsys):
     )
 
 
+def test_config_marks_the_settings_that_differ_from_the_defaults(capsys):
+    from recsys.config import Config
+
+    default = Config()
+    assert main(["--set", "embedding_dim=64", "--set", "top_n=7", "config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"embedding_dim = 64   # changed (default {default.embedding_dim})" in lines
+    assert f"top_n = 7   # changed (default {default.top_n})" in lines
+    assert sum("# changed" in line for line in lines) == 2
+    assert lines[-1].startswith("# 2 of ") and lines[-1].endswith(" settings differ from the defaults.")
+
+
 def test_options_are_accepted_after_the_command_and_merge_with_those_before(capsys):
     assert main(["--set", "embedding_dim=64", "config", "--set", "top_n=5"]) == 0
     out = capsys.readouterr().out
@@ -40,7 +52,7 @@ def test_user_error_is_one_line_and_exit_1(tmp_path, capsys):
 
 def test_bad_override_is_a_user_error(capsys):
     assert main(["--set", "embeding_dim=3", "config"]) == 1
-    assert "unknown setting 'embeding_dim'" in capsys.readouterr().err
+    assert "unknown setting 'embeding_dim'; did you mean 'embedding_dim'?" in capsys.readouterr().err
     assert main(["config", "--set", "top_n=5.5"]) == 1
     assert "'top_n' is 5.5 (float); expected a valid integer" in capsys.readouterr().err
 
@@ -114,3 +126,32 @@ def test_a_test_starts_in_an_empty_folder_outside_the_checkout(capsys):
     here = Path.cwd().resolve()
     assert checkout not in here.parents and here != checkout
     assert not any(here.iterdir())
+
+
+def test_git_ignores_what_the_readme_commands_write():
+    """The default outputs of a run, MovieLens downloaded to data/, and tune's config file."""
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    from recsys.config import Config
+    from recsys.layout import RunLayout
+
+    checkout = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (checkout / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    layout = RunLayout.of(Config())
+    written = [
+        layout.validation_bundle / "model.keras",
+        layout.figures_dir / "eda.png",
+        layout.recommendations,
+        layout.similar_items,
+        layout.report,
+        Path("data/ml-latest-small/ratings.csv"),
+        Path("config_tuned.py"),
+    ]
+    for path in written:
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=checkout)
+        assert ignored.returncode == 0, f"{path} is not ignored by .gitignore"
+    assert subprocess.run(["git", "check-ignore", "-q", "recsys/config.py"], cwd=checkout).returncode == 1

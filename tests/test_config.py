@@ -95,8 +95,14 @@ def test_load_template_config_and_typo(tmp_path):
     assert load_config(good).embedding_dim == 32
     bad = tmp_path / "bad.py"
     bad.write_text("embeding_dim = 32\n")
-    with pytest.raises(ConfigError, match="unknown setting\\(s\\) embeding_dim"):
+    with pytest.raises(ConfigError, match="unknown setting 'embeding_dim'; did you mean 'embedding_dim'\\?$"):
         load_config(bad)
+    far = tmp_path / "far.py"
+    far.write_text("colour = 3\nembeding_dim = 32\n")
+    with pytest.raises(
+        ConfigError, match="unknown settings 'colour', 'embeding_dim'; `python -m recsys config`"
+    ):
+        load_config(far)
     as_text = tmp_path / "as_text.py"
     as_text.write_text("embedding_dim = '64'\n")
     with pytest.raises(ConfigError, match="'embedding_dim' is '64' \\(str\\); expected a valid integer"):

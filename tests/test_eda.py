@@ -10,7 +10,7 @@ from recsys.config import Config
 from recsys.data.preparation import prepare
 from recsys.data.raw import RawData
 from recsys.layout import EDA_FIGURES
-from recsys.report.eda import count_bins, count_histogram, run_eda
+from recsys.report.eda import count_bins, count_histogram, run_eda, score_histogram
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DAY = 86400.0
@@ -218,3 +218,18 @@ def test_stale_figures_of_an_earlier_run_are_removed_and_other_files_kept(tmp_pa
     remaining = {p.name for p in tmp_path.iterdir()}
     assert remaining == {p.split("/")[-1] for p in summary["figures"]} | {"model_comparison.png", "notes.txt"}
     assert "removed 3 figures of an earlier run" in capsys.readouterr().out
+
+
+def test_heavy_tailed_scores_are_drawn_on_log_axes_and_ratings_on_linear_ones():
+    rng = np.random.default_rng(0)
+    plays = pl.Series("score", np.round(rng.lognormal(3.0, 2.0, 5000)) + 1)  # Last.fm-like play counts
+    fig = score_histogram(plays)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    heights = [patch.get_height() for patch in ax.patches]
+    assert sum(heights) == len(plays) and sum(h > 0 for h in heights) > 20  # spread over many bars
+    plt.close(fig)
+    ratings = pl.Series("score", rng.integers(1, 6, 500).astype(float))
+    fig = score_histogram(ratings)
+    assert fig.axes[0].get_xscale() == "linear" and len(fig.axes[0].patches) == 5
+    plt.close(fig)

@@ -34,7 +34,7 @@ from recsys.layout import EDA_FIGURES, EdaFigure
 from recsys.log import plural, say
 from recsys.report.figures import save_figure
 
-__all__ = ["count_bins", "count_histogram", "run_eda"]
+__all__ = ["count_bins", "count_histogram", "heavy_tailed", "run_eda", "score_histogram"]
 
 
 def _save(fig, path: Path, written: list[str]) -> None:
@@ -150,21 +150,53 @@ def _long_tail(item_counts: np.ndarray, path: Path, written: list[str]) -> None:
     _save(fig, path, written)
 
 
-def _score_figures(frame: pl.DataFrame, figures_dir: Path, written: list[str]) -> None:
-    """Distribution of the scores, and of each item's mean score (items with enough scores)."""
-    scores = frame[SCORE]
-    values = scores.value_counts().sort(SCORE)
+def heavy_tailed(values: np.ndarray) -> bool:
+    """Positive values whose largest is over 100 times their median (play counts, seconds watched):
+    on linear axes their histogram is one bar at zero.
+
+    Args:
+        values: The scores.
+
+    Returns:
+        Whether to draw them on log axes.
+
+    Example:
+        >>> heavy_tailed(np.array([1.0, 2, 3, 5, 800])), heavy_tailed(np.array([1.0, 3, 4, 5]))
+        (True, False)
+    """
+    finite = values[np.isfinite(values)]
+    return bool(len(finite) and finite.min() > 0 and finite.max() > 100 * np.median(finite))
+
+
+def score_histogram(scores: pl.Series):
+    """Figure: the distribution of the scores. Discrete ratings get one bar per value; heavy-tailed
+    scores (`heavy_tailed`) log-spaced bins on log axes; others 50 even bins. Returned unsaved."""
+    values = scores.value_counts().sort(scores.name)
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    numbers = scores.to_numpy().astype(np.float64)
     if values.height <= 20:  # discrete ratings: one bar per value
-        x = values[SCORE].to_numpy()
+        x = values[scores.name].to_numpy()
         width = 0.8 * (np.diff(x).min() if len(x) > 1 else 1.0)
         ax.bar(x, values["count"].to_numpy(), width=width, color="tab:green")
+        ax.set_xlabel("score")
+    elif heavy_tailed(numbers):
+        finite = numbers[np.isfinite(numbers)]
+        bins = np.geomspace(finite.min(), finite.max(), 50)
+        ax.hist(finite, bins=bins, color="tab:green", edgecolor="white")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("score (log scale: the largest is over 100 times the median)")
     else:
-        ax.hist(scores.to_numpy(), bins=50, color="tab:green", edgecolor="white")
+        ax.hist(numbers, bins=50, color="tab:green", edgecolor="white")
+        ax.set_xlabel("score")
     ax.set_title(f"Score distribution (mean {aggregate(scores.mean()):.2f})")
-    ax.set_xlabel("score")
     ax.set_ylabel("number of interactions")
-    _save(fig, figures_dir / EdaFigure.SCORES, written)
+    return fig
+
+
+def _score_figures(frame: pl.DataFrame, figures_dir: Path, written: list[str]) -> None:
+    """Distribution of the scores, and of each item's mean score (items with enough scores)."""
+    _save(score_histogram(frame[SCORE]), figures_dir / EdaFigure.SCORES, written)
 
     per_item = frame.group_by(ITEM).agg(pl.col(SCORE).mean().alias("mean"), pl.len().alias("n"))
     min_n = 5 if (per_item["n"] >= 5).sum() >= 10 else 1
