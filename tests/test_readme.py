@@ -119,3 +119,43 @@ def test_the_notebook_example_runs_the_actions(tmp_path, monkeypatch):
     run_block(block_with("run_actions("), tmp_path, monkeypatch)
     assert (tmp_path / "recommendations.json").is_file()
     assert (tmp_path / "artifacts" / "production_model" / "manifest.json").is_file()
+
+
+def test_the_service_examples_answer_on_the_demo_bundle(tmp_path):
+    """The README's curl lines, run as written (only the port changed) by the real curl against
+    `recsys serve` of a bundle trained on the built-in demo: every id they use exists there."""
+    import json
+    import shutil
+    import subprocess
+
+    from test_service import serving
+
+    from recsys.data.experiment import Experiment
+    from recsys.pipeline import run_actions
+
+    if shutil.which("curl") is None:
+        pytest.skip("needs the curl command")
+    block = re.search(r"```bash\n(curl .*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block, "the README has no block of curl examples"
+    commands = [line for line in block.group(1).replace("\\\n", " ").splitlines() if line.strip()]
+    config = Config(
+        production_epochs=2,
+        output_dir=str(tmp_path / "artifacts"),
+        figures_dir=str(tmp_path / "figures"),
+        report_fpath=str(tmp_path / "report.html"),
+        verbosity=0,
+    )
+    run_actions(["train_production_model"], Experiment(config))
+    with serving(tmp_path / "artifacts" / "production_model", tmp_path) as client:
+        answers = []
+        for command in commands:
+            local = command.replace("127.0.0.1:8000", f"127.0.0.1:{client.port}")
+            done = subprocess.run(local, shell=True, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, (command, done.stderr)
+            answers.append(json.loads(done.stdout))
+    known, history, similar, health, metadata = answers
+    assert known["fallback"] is False and len(known["items"]) == 5, known
+    assert history["fallback"] is False and history["unknown_items"] == [] and len(history["items"]) == 5
+    assert 2565 not in [entry["item"] for entry in history["items"]]
+    assert similar["item"] == 1143 and len(similar["items"]) == 5, similar
+    assert health == {"status": "ok"} and metadata["model"]["users"] > 2900 and "trained_at" in metadata
