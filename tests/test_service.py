@@ -565,3 +565,20 @@ def test_exclude_maps_text_ids_of_an_integer_catalogue_on_every_path(integer_ite
     answered = [entry["item"] for entry in answer["items"]]
     assert status == 200 and len(answered) == 5 and first not in answered and second not in answered
     assert answered[:3] == [entry["item"] for entry in plain["items"][2:]]
+
+
+def test_every_kind_of_answer_rounds_its_scores_to_the_same_decimals(server):
+    """Known user, history, features, similar items and the popular fallback: at most
+    SCORE_DECIMALS decimals each (a float32 rounded as float32 would print 16)."""
+    from recsys.serve.app import SCORE_DECIMALS
+
+    answers = [
+        server.get(f"/recommend/{user_id(3)}?n=5")[2],
+        server.get("/recommend/nobody?n=5")[2],
+        server.post({"history": [item_id(1), item_id(4)], "n": 5})[2],
+        server.post({"features": {"group": "c1"}, "n": 5})[2],
+        server.get(f"/similar/{item_id(10)}?n=5")[2],
+    ]
+    scores = [entry["score"] for answer in answers for entry in answer["items"]]
+    assert len(scores) == 25
+    assert all(score == round(score, SCORE_DECIMALS) for score in scores), scores

@@ -83,8 +83,10 @@ LOGGER = logging.getLogger("recsys.serve")
 
 
 def _scored(pairs: list) -> list[dict]:
+    """`[{"item", "score"}]` with every score rounded to SCORE_DECIMALS as a Python float (a float32
+    rounded in float32 prints 16 digits in JSON), None where it is not finite."""
     return [
-        {"item": item, "score": round(score, SCORE_DECIMALS) if math.isfinite(score) else None}
+        {"item": item, "score": round(float(score), SCORE_DECIMALS) if math.isfinite(score) else None}
         for item, score in pairs
     ]
 
