@@ -153,6 +153,11 @@ class Config:
     item_features_fpath: str | None = _f(None, "Optional item feature table (CSV/Parquet), one row per item.")
     user_features_id_column: Name = _f("user", "Column of the user feature table holding user ids.")
     item_features_id_column: Name = _f("item", "Column of the item feature table holding item ids.")
+    item_name_column: Name | None = _f(
+        None,
+        "Column of the item feature table holding each item's name (a title, a URL): shown in the "
+        "report, similar_items and the jsonl/parquet recommendations; never a model feature.",
+    )
     feature_types: dict[str, FeatureType] = _f(
         {}, "Feature name -> its type; undeclared features are inferred (and the inference printed)."
     )

@@ -36,6 +36,7 @@ import polars as pl
 from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
 from recsys.config import Config
 from recsys.data.experiment import Experiment
+from recsys.data.names import check_name_column, item_names
 from recsys.data.raw import SCORE, TIMESTAMP
 from recsys.errors import ConfigError, UsageError
 from recsys.eval.compare import compare_models as compare
@@ -264,6 +265,7 @@ def compute_predictions(experiment: Experiment) -> dict:
         recommender.item_vocab,
         fmt=config.recommendations_format,
         served_by=np.concatenate([served, other_served]),
+        item_names=_item_names(experiment, recommender),
     )
     empty = summary.get("users_with_empty_lists")
     say(
@@ -320,13 +322,29 @@ def _users_outside_the_model(
     return users, top, scores, np.where(fallback, "popular", kind).astype(object)
 
 
+def _item_names(experiment: Experiment, recommender: Recommender) -> pl.Series | None:
+    """The items' display names (`item_name_column`) in the model's item order, or None."""
+    column = experiment.config.item_name_column
+    if column is None:
+        return None
+    table = experiment.raw.item_features
+    check_name_column(table, column, experiment.raw.item_features_source)
+    return item_names(table, recommender.item_vocab, column)
+
+
 def similar_items(experiment: Experiment) -> dict:
     """The most similar items of every item (cosine of item embeddings), written as JSON."""
     config = experiment.config
     recommender = _load_production(config)
     n_items = len(recommender.item_vocab)
     top_items, top_scores = recommender.rank_similar(np.arange(n_items), config.similar_items_n)
-    write_similar_items(config.similar_items_fpath, recommender.item_vocab, top_items, top_scores)
+    write_similar_items(
+        config.similar_items_fpath,
+        recommender.item_vocab,
+        top_items,
+        top_scores,
+        item_names=_item_names(experiment, recommender),
+    )
     say(
         f"Wrote the {config.similar_items_n} most similar items of {plural(n_items, 'item')} "
         f"to {config.similar_items_fpath}."

@@ -28,6 +28,7 @@ from recsys.data.arrays import (
 )
 from recsys.data.ids import distinct_values
 from recsys.data.interactions import Interactions
+from recsys.data.names import check_name_column
 from recsys.data.raw import ITEM, SCORE, TIMESTAMP, USER, RawData
 from recsys.data.values import FLOAT32_MAX
 from recsys.data.vocabulary import Vocabulary
@@ -247,6 +248,7 @@ def _drop_negative_scores(
 def prepare(raw: RawData, config: Config) -> PreparedData:
     """Merge duplicates, drop negative scores, filter by minimum counts (until stable), index, and
     align features."""
+    check_name_column(raw.item_features, config.item_name_column, raw.item_features_source)
     frame = raw.interactions
     n_input = frame.height
     say(f"Preparing {plural(n_input, 'interaction')} from {raw.source}")

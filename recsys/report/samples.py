@@ -93,10 +93,11 @@ def feature_rows(table: pl.DataFrame | None, ids: list) -> dict[str, dict]:
     return {str(row["id"]): {c: row[c] for c in columns} for row in rows.iter_rows(named=True)}
 
 
-def feature_columns(table: pl.DataFrame | None) -> list[str]:
-    """The item feature columns shown: a title first when there is one, then the others in order."""
+def feature_columns(table: pl.DataFrame | None, name_column: str | None = None) -> list[str]:
+    """The item feature columns shown: the configured `name_column` (`item_name_column`) first, else
+    a title or name column when there is one, then the others in order."""
     if table is None:
         return []
     names = [c for c in table.columns if c != "id"]
-    names.sort(key=lambda c: c.lower() not in ("title", "name"))
+    names.sort(key=lambda c: (c != name_column, c.lower() not in ("title", "name")))
     return names[:FEATURE_COLUMNS]

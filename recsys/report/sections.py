@@ -271,7 +271,7 @@ def users_section(config: Config, experiment: Experiment | None) -> str:
             item_ids += frame["item"].to_list()
         user_rows = feature_rows(raw.user_features, users)
     items = feature_rows(raw.item_features if raw is not None else None, item_ids)
-    columns = feature_columns(raw.item_features if raw is not None else None)
+    columns = feature_columns(raw.item_features if raw is not None else None, config.item_name_column)
     intro = (
         f'<p class="source">{len(users)} of {total:,} users, chosen with seed {config.seed}, from '
         f"{escape(str(path))} (written {escape(written(path))}). Up to {LIST_ROWS} items of each list"

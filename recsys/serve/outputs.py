@@ -69,9 +69,16 @@ def _flatten(items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndar
     return rows, cols + 1, items[valid], scores[valid]
 
 
-def _write_json(handle, keys: pl.Series, items: np.ndarray, scores: np.ndarray, vocab: Vocabulary) -> int:
-    """Write the `{key: [[item, score], ...]}` document (one key per line) to a binary file handle;
-    return the number of keys with an empty list.
+def _write_json(
+    handle,
+    keys: pl.Series,
+    items: np.ndarray,
+    scores: np.ndarray,
+    vocab: Vocabulary,
+    item_names: pl.Series | None = None,
+) -> int:
+    """Write the `{key: [[item, score], ...]}` document (one key per line) to a binary file handle,
+    each entry `[item, score, name]` with `item_names`; return the number of keys with an empty list.
 
     Built rank by rank: column r holds every key's r-th entry as JSON text (null for padding), and
     one concat_str with ignore_nulls joins the columns into each key's list, so no per-key Python
@@ -80,11 +87,15 @@ def _write_json(handle, keys: pl.Series, items: np.ndarray, scores: np.ndarray, 
     n_keys, n_ranks = items.shape
     valid = (items >= 0).T.ravel()  # rank-major: column r is the slice [r * n_keys, (r + 1) * n_keys)
     item_text = _json_tokens(vocab.ids, as_key=False).gather(np.where(valid, items.T.ravel(), 0))
+    parts = [pl.lit("["), "item", pl.lit(","), "score"]
+    named = {}
+    if item_names is not None:  # JSON text of each name (null where unnamed)
+        name_text = _json_tokens(item_names.cast(pl.String), as_key=False).fill_null("null")
+        named["name"] = name_text.gather(np.where(valid, items.T.ravel(), 0))
+        parts += [pl.lit(","), "name"]
     entries = (
-        pl.DataFrame({"item": item_text, "score": _score_text(scores.T.ravel()), "valid": valid})
-        .select(
-            pl.when("valid").then(pl.concat_str([pl.lit("["), "item", pl.lit(","), "score", pl.lit("]")]))
-        )
+        pl.DataFrame({"item": item_text, "score": _score_text(scores.T.ravel()), "valid": valid, **named})
+        .select(pl.when("valid").then(pl.concat_str([*parts, pl.lit("]")])))
         .to_series()
     )
     columns = {f"r{r}": entries.slice(r * n_keys, n_keys) for r in range(n_ranks)}
@@ -111,6 +122,7 @@ def _rows_frame(
     vocab: Vocabulary,
     round_scores: bool,
     served_by: np.ndarray | None = None,
+    item_names: pl.Series | None = None,
 ) -> pl.DataFrame:
     rows, ranks, item_idx, score = _flatten(items, scores)
     values = pl.Series("score", _rounded(score) if round_scores else score.astype(np.float32))
@@ -120,6 +132,8 @@ def _rows_frame(
         "item": vocab.ids.gather(item_idx),
         "score": values,
     }
+    if item_names is not None:
+        columns["name"] = item_names.cast(pl.String).gather(item_idx)
     if served_by is not None:
         columns["served_by"] = pl.Series(served_by.astype(str)).gather(rows)
     return pl.DataFrame(columns)
@@ -133,11 +147,13 @@ def write_recommendations(
     item_vocab: Vocabulary,
     fmt: str = "json",
     served_by: np.ndarray | None = None,
+    item_names: pl.Series | None = None,
 ) -> dict:
     """Write each user's ranked items (rows of `top_items`, item indices, -1 padded) atomically.
 
-    `served_by` (one label per user, e.g. 'model', 'fold_in', 'popular') becomes a column of the
-    jsonl and parquet rows; the JSON keeps the seed's shape. Returns {"users",
+    `served_by` (one label per user, e.g. 'model', 'fold_in', 'popular') and `item_names` (one
+    display name per item of the vocabulary, `recsys.data.names`) become columns of the jsonl and
+    parquet rows (`served_by`, `name`); the JSON keeps the seed's shape. Returns {"users",
     "users_with_empty_lists", "path", "format"}; users with no items left get an empty list in JSON
     and no rows in jsonl/parquet, and are counted either way.
     """
@@ -158,9 +174,11 @@ def write_recommendations(
             with open(tmp, "wb") as handle:
                 _write_json(handle, user_ids, top_items, top_scores, item_vocab)
         elif fmt == "jsonl":
-            _rows_frame(user_ids, top_items, top_scores, item_vocab, True, served_by).write_ndjson(tmp)
+            rows = _rows_frame(user_ids, top_items, top_scores, item_vocab, True, served_by, item_names)
+            rows.write_ndjson(tmp)
         else:
-            _rows_frame(user_ids, top_items, top_scores, item_vocab, False, served_by).write_parquet(tmp)
+            rows = _rows_frame(user_ids, top_items, top_scores, item_vocab, False, served_by, item_names)
+            rows.write_parquet(tmp)
     return {"users": len(user_ids), "users_with_empty_lists": empty, "path": str(path), "format": fmt}
 
 
@@ -170,14 +188,17 @@ def write_similar_items(
     items: np.ndarray,
     scores: np.ndarray,
     item_indices: np.ndarray | None = None,
+    item_names: pl.Series | None = None,
 ) -> dict:
     """Write `{item_id: [[similar_item_id, score], ...]}` atomically (rows = all items, or
-    `item_indices` when similar_items was asked for a subset). Returns a summary dict."""
+    `item_indices` when similar_items was asked for a subset); with `item_names` (one per item of
+    the vocabulary) each entry is `[similar_item_id, score, name]` (null where unnamed). Returns a
+    summary dict."""
     items = np.asarray(items)
     scores = np.asarray(scores)
     keys = item_vocab.ids if item_indices is None else item_vocab.ids_at(np.asarray(item_indices))
     _check_lists(len(keys), items, scores, item_vocab, "similar items")
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        empty = _write_json(handle, keys, items, scores, item_vocab)
+        empty = _write_json(handle, keys, items, scores, item_vocab, item_names)
     return {"items": len(keys), "items_with_empty_lists": empty, "path": str(path)}

@@ -1,0 +1,66 @@
+"""Item display names (`item_name_column`): in the JSON Lines and Parquet recommendations and in
+similar_items.json, first among the report's item columns, never a model feature, and a one-line
+error naming the setting when the column is not there."""
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from recsys.config import Config
+from recsys.data.experiment import Experiment
+from recsys.errors import ConfigError
+from recsys.pipeline import run_actions
+
+
+def named_run(tmp_path, fmt: str, **settings):
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(40), 6)
+    items = np.concatenate([rng.choice(20, 6, replace=False) for _ in range(40)])
+    frame = pl.DataFrame({"user": users, "item": items + 100})
+    titles = pl.DataFrame(
+        {
+            "id": np.arange(100, 120),
+            "title": [f"Film {i} ({1990 + i})" for i in range(20)],
+            "genre": ["a", "b"] * 10,
+        }
+    )
+    config = Config(
+        min_interactions_per_item=1, embedding_dim=8, production_epochs=2, top_n=5, similar_items_n=3,
+        recommendations_format=fmt, verbosity=0,
+        output_dir=str(tmp_path / "artifacts"), figures_dir=str(tmp_path / "figures"),
+        recommendations_fpath=str(tmp_path / f"recommendations.{fmt}"),
+        similar_items_fpath=str(tmp_path / "similar_items.json"), report_fpath=str(tmp_path / "report.html"),
+        **{"item_name_column": "title", **settings},
+    )  # fmt: skip
+    experiment = Experiment(config, lambda: (frame, None, titles))
+    run_actions(["train_production_model", "compute_predictions", "similar_items"], experiment)
+    return config, experiment, dict(zip(titles["id"].to_list(), titles["title"].to_list()))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_recommendations_and_similar_items_carry_each_items_name(tmp_path, fmt):
+    config, experiment, title_of = named_run(tmp_path, fmt)
+    path = config.recommendations_fpath
+    rows = pl.read_ndjson(path) if fmt == "jsonl" else pl.read_parquet(path)
+    assert rows.columns == ["user", "rank", "item", "score", "name", "served_by"]
+    assert rows.height == 40 * 5
+    assert rows["name"].to_list() == [title_of[item] for item in rows["item"].to_list()]
+    similar = json.loads((tmp_path / "similar_items.json").read_text())
+    entries = [entry for lists in similar.values() for entry in lists]
+    assert len(similar) == 20 and len(entries) == 60
+    assert all(len(entry) == 3 and entry[2] == title_of[entry[0]] for entry in entries)
+    encoder = experiment.features.item_encoder
+    assert encoder is not None and "title" not in encoder.input_columns and "genre" in encoder.input_columns
+
+
+def test_a_missing_name_column_is_one_line_naming_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match=r"item_name_column' is 'name', which is not a column .*'title'"):
+        named_run(tmp_path, "jsonl", item_name_column="name")
+    frame = pl.DataFrame({"user": [1, 1, 2], "item": [5, 6, 5]})
+    experiment = Experiment(
+        Config(item_name_column="title", min_interactions_per_item=1), lambda: (frame, None, None)
+    )
+    with pytest.raises(ConfigError, match="no item feature table to take names from"):
+        experiment.prepared
