@@ -63,4 +63,4 @@ def test_a_missing_name_column_is_one_line_naming_the_setting(tmp_path):
         Config(item_name_column="title", min_interactions_per_item=1), lambda: (frame, None, None)
     )
     with pytest.raises(ConfigError, match="no item feature table to take names from"):
-        experiment.prepared
+        _ = experiment.prepared
