@@ -31,7 +31,16 @@ from recsys.errors import ConfigError, RecsysError, UsageError
 from recsys.files import output_lock
 from recsys.log import set_verbosity
 
-__all__ = ["COMMANDS", "configure", "engine", "load_data_hook", "main", "run_guarded", "run_template"]
+__all__ = [
+    "COMMANDS",
+    "QUICK_SETTINGS",
+    "configure",
+    "engine",
+    "load_data_hook",
+    "main",
+    "run_guarded",
+    "run_template",
+]
 
 # command -> (action name, aliases, help)
 COMMANDS: dict[str, tuple[str | None, list[str], str]] = {
@@ -160,6 +169,7 @@ def add_run_options(parser: argparse.ArgumentParser, after_command: bool = False
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=keep or False, help="Print details too (verbosity 2)."
     )
+    parser.add_argument("--quick", action="store_true", default=keep or False, help=QUICK_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,11 +214,26 @@ def _resolve_command(name: str) -> str:
     raise UsageError(f"unknown command {name!r}; valid commands: {', '.join(COMMANDS)}.")
 
 
+QUICK_SETTINGS = {"demo_num_users": 1000, "max_epochs": 15}  # --quick: a first look, timed in the README
+QUICK_HELP = (
+    "A first look in about a minute: the built-in demo at 1,000 players and at most 15 training epochs "
+    "(--set wins over both); real data and full quality need no flag."
+)
+
+
 def configure(
-    config_path: str | Path | None, overrides: list[str], quiet: bool = False, verbose: bool = False
+    config_path: str | Path | None,
+    overrides: list[str],
+    quiet: bool = False,
+    verbose: bool = False,
+    quick: bool = False,
 ) -> Config:
-    """Settings from the file and `--set` overrides; --quiet / --verbose win over `verbosity`."""
-    config = apply_overrides(load_config(config_path), overrides)
+    """Settings from the file, then `--quick`'s (`QUICK_SETTINGS`), then `--set` overrides;
+    --quiet / --verbose win over `verbosity`."""
+    config = load_config(config_path)
+    if quick:
+        config = config.replace(**QUICK_SETTINGS)
+    config = apply_overrides(config, overrides)
     if quiet or verbose:
         config = config.replace(verbosity=0 if quiet else 2)
     set_verbosity(config.verbosity)
@@ -248,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             engine().serve(args.bundle, args.host, args.port, access_log=args.access_log)
             return
         config_path = args.config if Path(args.config).exists() or args.config != "config.py" else None
-        config = configure(config_path, args.set + args.set_after, args.quiet, args.verbose)
+        config = configure(config_path, args.set + args.set_after, args.quiet, args.verbose, args.quick)
         if command == "config":
             _print_config(config)
             return
@@ -285,6 +310,7 @@ def run_template(argv: list[str], config_path: str | Path, data_hook_module: str
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="Print warnings and errors only.")
     parser.add_argument("-v", "--verbose", action="store_true", help="Print details too.")
+    parser.add_argument("--quick", action="store_true", help=QUICK_HELP)
     args = parser.parse_intermixed_args(argv)
     actions = args.actions or DEFAULT_SEQUENCE
     unknown = [a for a in actions if a not in valid]
@@ -297,7 +323,7 @@ def run_template(argv: list[str], config_path: str | Path, data_hook_module: str
         return 2
 
     def work() -> None:
-        config = configure(config_path, args.set, args.quiet, args.verbose)
+        config = configure(config_path, args.set, args.quiet, args.verbose, args.quick)
         with output_lock(config.output_dir):  # one run per output folder (module doc)
             pipeline = engine()
             pipeline.run_actions(actions, pipeline.Experiment(config, load_data_hook(data_hook_module)))

@@ -18,6 +18,7 @@ __all__ = [
     "LEVELS",
     "LOGGER",
     "detail",
+    "duration",
     "messages_at",
     "plural",
     "say",
@@ -99,3 +100,23 @@ def stdout_is_terminal() -> bool:
 
 def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def duration(seconds: float) -> str:
+    """A rounded, readable span of time: "40 s", "3 min", "1.5 h".
+
+    Args:
+        seconds: The span.
+
+    Returns:
+        Its text.
+
+    Example:
+        >>> duration(42.4), duration(185), duration(5400)
+        ('42 s', '3 min', '1.5 h')
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

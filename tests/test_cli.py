@@ -155,3 +155,14 @@ def test_git_ignores_what_the_readme_commands_write():
         ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=checkout)
         assert ignored.returncode == 0, f"{path} is not ignored by .gitignore"
     assert subprocess.run(["git", "check-ignore", "-q", "recsys/config.py"], cwd=checkout).returncode == 1
+
+
+def test_quick_shrinks_the_demo_and_the_epochs_and_set_still_wins(capsys):
+    from recsys.cli import QUICK_SETTINGS
+
+    assert main(["config", "--quick"]) == 0
+    out = capsys.readouterr().out
+    for name, value in QUICK_SETTINGS.items():
+        assert f"{name} = {value!r}   # changed" in out
+    assert main(["--quick", "--set", "max_epochs=3", "config"]) == 0
+    assert "max_epochs = 3   # changed" in capsys.readouterr().out

@@ -138,3 +138,22 @@ def test_count_scores_are_log_weighted_and_the_choice_is_printed(capsys):
     fit(model, train, config, log_epochs=True)
     out = capsys.readouterr().out
     assert "scores weigh positives by 1 + log(1 + score / median)" in out and "look like counts" in out
+
+
+def test_epoch_lines_estimate_the_time_left(capsys):
+    """From the third epoch a line says how long the rest takes (with early stopping, at most that);
+    the last epoch says nothing."""
+    from recsys.log import messages_at
+    from recsys.model.callbacks import EpochLog
+
+    for monitor, prefix in ((None, "~"), ("NDCG@20", "at most ~")):
+        log = EpochLog(["NDCG@20"], monitor=monitor)
+        log.set_params({"epochs": 5, "steps": 1})
+        with messages_at(1):
+            for epoch in range(5):
+                log.on_epoch_begin(epoch)
+                log.on_epoch_end(epoch, {"loss": 1.0, "val_NDCG@20": 0.1 * epoch})
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 5
+        assert all("left" not in line for line in lines[:2] + lines[4:])
+        assert all(f"  {prefix}" in line and line.endswith(" s left") for line in lines[2:4]), lines

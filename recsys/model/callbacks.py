@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from recsys.log import say, stdout_is_terminal, verbosity
+from recsys.log import duration, say, stdout_is_terminal, verbosity
 from recsys.metric_names import format_metrics
 
 __all__ = ["BestCheckpoint", "EpochLog", "EpochMetrics"]
@@ -67,7 +67,9 @@ class EpochLog(keras.callbacks.Callback):
     """One line per epoch: loss, the shown validation metrics, seconds, and a `*` when the
     monitored metric improves; most-popular's metrics once before, in the same columns. On a
     terminal, a live batch counter is redrawn in place during the epoch and erased before the line;
-    a redirected log gets the lines alone."""
+    a redirected log gets the lines alone. From the third epoch each line ends with an estimate of
+    the time left (the last epochs' mean time times the epochs still to run; with early stopping,
+    "at most": it may stop sooner)."""
 
     REDRAW_SECONDS = 0.25
 
@@ -83,6 +85,7 @@ class EpochLog(keras.callbacks.Callback):
         self.live = stdout_is_terminal() and verbosity() >= 1
         self.best = -np.inf
         self.started = self.drawn = 0.0
+        self.epoch_seconds: list[float] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self.baseline:  # once, in the epoch lines' columns: the bar every epoch must clear
@@ -115,9 +118,15 @@ class EpochLog(keras.callbacks.Callback):
         line = f"  epoch {epoch + 1:>{len(str(epochs))}}/{epochs}: loss {logs.get('loss', float('nan')):.4f}"
         if metrics:
             line += "  " + format_metrics(metrics, shown)
-        line += f"  ({time.perf_counter() - self.started:.1f} s)"
+        seconds = time.perf_counter() - self.started
+        self.epoch_seconds.append(seconds)
+        line += f"  ({seconds:.1f} s)"
         value = logs.get(f"val_{self.monitor}") if self.monitor else None
         if value is not None and value - self.min_delta > self.best:
             self.best = value
             line += " *"
+        left = (epochs - epoch - 1) if isinstance(epochs, int) else 0
+        if left > 0 and len(self.epoch_seconds) >= 3:  # the first epoch compiles: not a fair sample
+            estimate = float(np.mean(self.epoch_seconds[1:][-5:])) * left
+            line += f"  {'at most ' if self.monitor else ''}~{duration(estimate)} left"
         say(line)
