@@ -11,13 +11,15 @@ from recsys.config_loading import load_config
 from recsys.data.experiment import Experiment
 
 
-def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path):
+def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path, capsys):
     from recsys.pipeline import compare_models
 
     calls: list = []
     config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
     rows = compare_models(Experiment(config, hook_returning(small_frame(), calls)))
     assert calls == [1]
+    out = capsys.readouterr().out  # progress: each tuned peer's time, each two-tower epoch's line
+    assert "  EASE tuned in " in out and "  epoch 1/" in out
     # the demo frame has timestamps, so recency-weighted EASE is among the peers
     assert [row["model"] for row in rows] == [
         "most popular",
@@ -54,7 +56,7 @@ def test_compare_writes_a_row_per_model_from_one_read_of_the_data(tmp_path):
     assert len(best["per_user"]["NDCG@20"]) == len(tower["per_user"]["NDCG@20"]) == tower["users"]
 
 
-def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path):
+def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path, capsys):
     from recsys.eval.tuning import tune
 
     config = Config(output_dir=str(tmp_path / "a"), figures_dir=str(tmp_path / "f"), **SMALL)
@@ -65,6 +67,8 @@ def test_tune_writes_a_loadable_config_with_the_best_trial(tmp_path):
     tuned = load_config(output)
     assert tuned == best and tuned.embedding_dim == leaderboard[0].params["embedding_dim"]
     assert "# tuned" in output.read_text()
+    out = capsys.readouterr().out  # each trial is numbered and says how much of the search is left
+    assert "Trial 1/2: " in out and "Trial 2/2: " in out and "1 trial left, ~" in out
 
 
 def test_recency_weighted_ease_is_offered_only_with_timestamps(monkeypatch):

@@ -26,7 +26,7 @@ from recsys.eval.popular import MostPopular
 from recsys.eval.validation import fit_on_split
 from recsys.files import atomic_path, atomic_write_text
 from recsys.layout import RunLayout
-from recsys.log import say
+from recsys.log import duration, say
 from recsys.model.towers import compute_embeddings
 
 __all__ = [
@@ -92,6 +92,7 @@ def baseline_rows(data: TuningData) -> list[dict]:
             say(f"  {baseline.name} skipped: {exc}")
             rows.append({"model": baseline.name, "seconds": float("nan"), "settings": f"skipped: {exc}"})
             continue
+        say(f"  {baseline.name} tuned in {duration(seconds)} ({_settings(params)}).")
         rows.append(
             {
                 "model": baseline.name,
@@ -122,9 +123,9 @@ def two_tower_row(name: str, experiment: Experiment, with_features: bool, ks: li
     Returns:
         The row (as `baseline_rows`' rows): the best epoch's model scored on the validation split.
     """
-    say(f"Training the {name} on the validation split")
+    say(f"Training the {name} on the validation split (one line per epoch, with the time left)")
     config = experiment.config.replace(metrics_k=ks)
-    result = fit_on_split(experiment, config, with_features=with_features, log_epochs=False)
+    result = fit_on_split(experiment, config, with_features=with_features)
     scorer = embedding_scorer(
         compute_embeddings(result.model, "user"), compute_embeddings(result.model, "item")
     )

@@ -17,7 +17,7 @@ from recsys.data.experiment import Experiment
 from recsys.errors import ConfigError
 from recsys.eval.validation import fit_on_split
 from recsys.files import atomic_write_text
-from recsys.log import say
+from recsys.log import duration, plural, say
 
 __all__ = ["suggest", "tune", "write_config_file"]
 
@@ -59,6 +59,29 @@ def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> di
         changes["history_dropout"] = between("history_dropout", 0.0, 0.3, config.history_dropout)
         changes["history_time_gaps"] = choice("history_time_gaps", [False, True])
     return changes
+
+
+def _trial_progress(
+    done: int, trials: int, seconds: float, elapsed: float, minutes: float | None, outcome: str
+) -> str:
+    """One trial's line: its outcome and time, and the time the search has left (the trials still to
+    run at the mean pace so far, at most the --minutes budget's rest).
+
+    Example:
+        >>> _trial_progress(2, 10, 30.0, 60.0, None, "NDCG@20 0.1234")
+        'NDCG@20 0.1234 in 30 s; 8 trials left, ~4 min'
+        >>> _trial_progress(2, 10, 30.0, 60.0, 3.0, "pruned")
+        'pruned in 30 s; 8 trials left, at most ~2 min (the --minutes budget)'
+    """
+    left = trials - done
+    line = f"{outcome} in {duration(seconds)}"
+    if left <= 0:
+        return line
+    estimate = elapsed / done * left
+    budget = None if minutes is None else max(minutes * 60 - elapsed, 0.0)
+    if budget is not None and budget < estimate:
+        return line + f"; {plural(left, 'trial')} left, at most ~{duration(budget)} (the --minutes budget)"
+    return line + f"; {plural(left, 'trial')} left, ~{duration(estimate)}"
 
 
 def _completed_value(trial: FrozenTrial) -> float:
@@ -113,21 +136,36 @@ def tune(
     has_timestamps = prepared.interactions.timestamps is not None
     monitor = f"val_{config.monitor_metric}"
 
+    search_started = time.perf_counter()
+
     def objective(trial):
         changes = suggest(trial, config, has_scores, has_timestamps)
         trial_config = config.replace(**changes)
         say(
-            f"Trial {trial.number}: "
+            f"Trial {trial.number + 1}/{trials}: "
             + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items())
         )
         pruner = _PruneOnMetric(trial, monitor)
         started = time.perf_counter()
         result = fit_on_split(experiment, trial_config, log_epochs=False, extra_callbacks=[pruner])
+        seconds = time.perf_counter() - started
         trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("seconds", time.perf_counter() - started)
+        trial.set_user_attr("seconds", seconds)
+        value = result.best_metrics.get(config.monitor_metric, 0.0)
+        say(
+            "  "
+            + _trial_progress(
+                trial.number + 1,
+                trials,
+                seconds,
+                time.perf_counter() - search_started,
+                minutes,
+                "pruned" if pruner.pruned else f"{config.monitor_metric} {value:.4f}",
+            )
+        )
         if pruner.pruned:
             raise optuna.TrialPruned()
-        return result.best_metrics.get(config.monitor_metric, 0.0)
+        return value
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
