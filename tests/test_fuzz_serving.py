@@ -55,10 +55,13 @@ def clear_error(error: RecsysError) -> None:
 
 def check_answer(answer, n, forbidden: list[set]) -> None:
     """At most n items per query (never more than the catalogue), none forbidden, finite scores
-    best first."""
+    best first (NaN throughout a popular fallback's list: it has no affinity to show)."""
     assert len(answer.items) == len(forbidden)
-    for items, scores, banned in zip(answer.items, answer.scores, forbidden):
+    for items, scores, banned, fallback in zip(answer.items, answer.scores, forbidden, answer.fallback):
         assert len(items) <= n and not set(items) & banned
+        if fallback:
+            assert all(math.isnan(score) for score in scores)
+            continue
         assert all(math.isfinite(score) for score in scores)
         assert all(a >= b for a, b in zip(scores, scores[1:]))
 

@@ -168,3 +168,20 @@ def test_served_by_flags_each_row_in_row_formats(tmp_path, fmt):
     frame = pl.read_ndjson(path) if fmt == "jsonl" else pl.read_parquet(path)
     assert frame["served_by"].to_list() == ["model", "model", "fold_in", "popular", "popular"]
     assert frame["user"].to_list() == ["a", "a", "b", "c", "c"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "parquet"])
+def test_a_fallback_list_without_affinities_is_written_with_null_scores(tmp_path, fmt):
+    vocab = Vocabulary(pl.Series([10, 20, 30]))
+    top = np.array([[2, 0], [1, 2]], dtype=np.int32)
+    scores = np.array([[1.234567, 0.5], [np.nan, np.nan]], dtype=np.float32)
+    path = tmp_path / f"recommendations.{fmt}"
+    write_recommendations(path, pl.Series(["a", "b"]), top, scores, vocab, fmt=fmt)
+    if fmt == "json":
+        expected = {"a": [[30, 1.23457], [10, 0.5]], "b": [[20, None], [30, None]]}
+        assert json.loads(path.read_text()) == expected
+    else:
+        rows = pl.read_ndjson(path) if fmt == "jsonl" else pl.read_parquet(path)
+        assert rows["score"].null_count() == 2 and rows["score"][0] == pytest.approx(1.23457, abs=1e-5)
+    with pytest.raises(DataError, match="finite numbers, or NaN"):
+        write_recommendations(path, pl.Series(["a", "b"]), top, np.full((2, 2), np.inf), vocab, fmt=fmt)

@@ -175,7 +175,7 @@ def test_unknown_users_get_the_most_popular_items_flagged(server, planted):
         status, _, body = server.get(f"/recommend/{path_id}?n=4")
         assert status == 200 and body["user"] == shown and body["fallback"] is True
         assert [item for item, _ in pairs(body)] == counts["item"][:4].to_list()
-        assert body["items"][0]["score"] == counts["len"][0]
+        assert [entry["score"] for entry in body["items"]] == [None] * 4
 
 
 def test_path_ids_take_the_vocabularys_type(server):
@@ -567,18 +567,19 @@ def test_exclude_maps_text_ids_of_an_integer_catalogue_on_every_path(integer_ite
     assert answered[:3] == [entry["item"] for entry in plain["items"][2:]]
 
 
-def test_every_kind_of_answer_rounds_its_scores_to_the_same_decimals(server):
-    """Known user, history, features, similar items and the popular fallback: at most
-    SCORE_DECIMALS decimals each (a float32 rounded as float32 would print 16)."""
-    from recsys.serve.app import SCORE_DECIMALS
+def test_every_kind_of_answer_puts_its_scores_on_one_scale_and_one_rounding(server):
+    """Known user, history, features and similar items: the model's scores, rounded to the files'
+    decimals; the popular fallback has no affinity to show: null scores, not interaction counts."""
+    from recsys.serve.outputs import DECIMALS
 
     answers = [
         server.get(f"/recommend/{user_id(3)}?n=5")[2],
-        server.get("/recommend/nobody?n=5")[2],
         server.post({"history": [item_id(1), item_id(4)], "n": 5})[2],
         server.post({"features": {"group": "c1"}, "n": 5})[2],
         server.get(f"/similar/{item_id(10)}?n=5")[2],
     ]
     scores = [entry["score"] for answer in answers for entry in answer["items"]]
-    assert len(scores) == 25
-    assert all(score == round(score, SCORE_DECIMALS) for score in scores), scores
+    assert len(scores) == 20 and all(isinstance(score, float) for score in scores)
+    assert all(score == round(score, DECIMALS) for score in scores), scores
+    fallback = server.get("/recommend/nobody?n=5")[2]
+    assert fallback["fallback"] is True and [entry["score"] for entry in fallback["items"]] == [None] * 5

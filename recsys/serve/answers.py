@@ -21,7 +21,8 @@ __all__ = ["Recommendations", "as_list", "feature_records", "rows_matrix"]
 @dataclass
 class Recommendations:
     """Ranked items for a batch of queries, best first: `items[q]` and `scores[q]` answer
-    `queries[q]`; `fallback[q]` is True where the most popular items stand in for the model;
+    `queries[q]` (the model's affinity, see `recsys.serve.recommender`; NaN throughout a fallback's
+    list); `fallback[q]` is True where the most popular items stand in for the model;
     `unknown_items[q]` lists the query's history items the model does not know (if any)."""
 
     queries: list

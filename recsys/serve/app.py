@@ -50,6 +50,7 @@ from recsys.files import json_ready
 from recsys.layout import BundleFiles
 from recsys.serve.batcher import Batcher
 from recsys.serve.batches import RequestRanker
+from recsys.serve.outputs import DECIMALS
 from recsys.serve.recommender import Recommender
 from recsys.serve.schemas import (
     MAX_BODY_BYTES,
@@ -77,7 +78,7 @@ __all__ = [
     "validation_message",
 ]
 
-SCORE_DECIMALS = 6
+SCORE_DECIMALS = DECIMALS  # one rounding for every answer, the files' too
 INSTALL_HINT = "pip install -r requirements.txt (or pip install 'fastapi==0.165.0' 'uvicorn==0.54.0')"
 LOGGER = logging.getLogger("recsys.serve")
 

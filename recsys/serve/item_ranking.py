@@ -145,7 +145,8 @@ class ItemRanking:
         candidates: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The k most popular items (training interactions) for each of `n_queries` queries, ties
-        by item index.
+        by item index. The model has no affinity for these users: their scores are NaN (null in
+        every answer), not the interaction counts they are ranked by.
 
         Args:
             n_queries: How many lists.
@@ -154,10 +155,12 @@ class ItemRanking:
             candidates: Item indices to rank among (default: every item).
 
         Returns:
-            (items int32, scores float32), queries x k, best first, padded with -1 / -inf.
+            (items int32, scores float32: NaN for each listed item), queries x k, best first,
+            padded with -1 / -inf.
         """
         ones = np.ones((n_queries, 1), dtype=np.float32)
-        return self._search(self.popularity_index, ones, k, exclude, candidates)
+        top, _ = self._search(self.popularity_index, ones, k, exclude, candidates)
+        return top, np.where(top >= 0, np.nan, -np.inf).astype(np.float32)
 
     def rank_users(
         self,

@@ -2,7 +2,8 @@
 
 JSON output keeps the seed's shape, `{user_id: [[item_id, score], ...], ...}` best first: keys are
 JSON strings (JSON requires it), item ids keep their type (integers stay numbers, strings stay
-strings), scores are rounded to 5 decimals. The text is built column-wise with polars string
+strings), scores are rounded to 5 decimals (the service's answers too), null for a popular
+fallback's items. The text is built column-wise with polars string
 expressions (no Python object per user or item), then written atomically. `jsonl` and `parquet`
 write one row per (user, rank, item, score) instead, rank 1 being the best.
 """
@@ -21,7 +22,7 @@ __all__ = ["DECIMALS", "write_recommendations", "write_similar_items"]
 from recsys.errors import ConfigError, DataError
 from recsys.files import atomic_path
 
-DECIMALS = 5
+DECIMALS = 5  # scores in every file and service answer: rounded to this many decimals
 
 
 def _json_tokens(ids: pl.Series, as_key: bool) -> pl.Series:
@@ -36,7 +37,10 @@ def _json_tokens(ids: pl.Series, as_key: bool) -> pl.Series:
 
 
 def _score_text(scores: np.ndarray) -> pl.Series:
-    return pl.Series(_rounded(scores)).cast(pl.Utf8)
+    """Each score as JSON text: rounded, and null for NaN (a popular fallback has no affinity)."""
+    rounded = _rounded(scores)
+    text = pl.Series(rounded).cast(pl.Utf8)
+    return text.zip_with(pl.Series(~np.isnan(rounded)), pl.Series(["null"] * len(text)))
 
 
 def _rounded(scores: np.ndarray) -> np.ndarray:
@@ -56,10 +60,9 @@ def _check_lists(n_rows: int, items: np.ndarray, scores: np.ndarray, vocab: Voca
             f"{what}: item indices must be -1 (padding) or in [0, {len(vocab)}), "
             f"got {items.min()}..{items.max()}"
         )
-    if not np.isfinite(scores[items >= 0]).all():
-        raise DataError(
-            f"{what}: scores of listed items must be finite numbers (JSON has no NaN or infinity)"
-        )
+    listed = scores[items >= 0]
+    if np.isinf(listed).any():
+        raise DataError(f"{what}: scores of listed items must be finite numbers, or NaN for none (JSON null)")
 
 
 def _flatten(items: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -125,7 +128,7 @@ def _rows_frame(
     item_names: pl.Series | None = None,
 ) -> pl.DataFrame:
     rows, ranks, item_idx, score = _flatten(items, scores)
-    values = pl.Series("score", _rounded(score) if round_scores else score.astype(np.float32))
+    values = pl.Series("score", _rounded(score) if round_scores else score.astype(np.float32)).fill_nan(None)
     columns = {
         "user": user_ids.gather(rows),
         "rank": pl.Series(ranks, dtype=pl.Int32),
