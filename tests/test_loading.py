@@ -232,7 +232,9 @@ def lastfm_files(tmp_path):
     plays = tmp_path / "user_artists.dat"
     plays.write_text(
         "userID\tartistID\tweight\n"
-        + "".join(f"{u}\t{a}\t{(u * 37 + a) % 900 + 1}\n" for u in range(2, 9) for a in (51, 52, 53))
+        + "".join(
+            f"{u}\t{51 + (u + k) % 6}\t{(u * 37 + k) % 900 + 1}\n" for u in range(2, 9) for k in range(3)
+        )
     )
     artists = tmp_path / "artists.dat"
     artists.write_text(
@@ -240,6 +242,9 @@ def lastfm_files(tmp_path):
         "51\tDuran Duran\thttp://www.last.fm/music/Duran+Duran\thttp://userserve-ak.last.fm/1.jpg\n"
         '52\t"Weird Al" Yankovic\thttp://www.last.fm/music/%22Weird+Al%22+Yankovic\t\n'
         "53\tMoby\thttp://www.last.fm/music/Moby\thttp://userserve-ak.last.fm/3.jpg\n"
+        "54\tAir\thttp://www.last.fm/music/Air\thttp://userserve-ak.last.fm/4.jpg\n"
+        "55\tBj\u00f6rk\thttp://www.last.fm/music/Bj%C3%B6rk\thttp://userserve-ak.last.fm/5.jpg\n"
+        "56\tSigur R\u00f3s\thttp://www.last.fm/music/Sigur+R%C3%B3s\t\n"
     )
     return plays, artists
 

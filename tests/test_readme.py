@@ -46,6 +46,7 @@ def test_every_block_is_one_of_those_tested_here():
         "Recommender.fit(",
         "make_index(item_embeddings)",
         "run_actions(",
+        "csv_quote_char = None",
     )
     assert len(BLOCKS) == len(tested) and all(len([b for b in BLOCKS if t in b]) == 1 for t in tested)
 
@@ -159,3 +160,33 @@ def test_the_service_examples_answer_on_the_demo_bundle(tmp_path):
     assert 2565 not in [entry["item"] for entry in history["items"]]
     assert similar["item"] == 1143 and len(similar["items"]) == 5, similar
     assert health == {"status": "ok"} and metadata["model"]["users"] > 2900 and "trained_at" in metadata
+
+
+def test_the_lastfm_config_runs_on_files_in_lastfms_format(tmp_path, monkeypatch):
+    """The README's Last.fm config.py, as written, on user_artists.dat and artists.dat written in the
+    published format: trained, and the recommendations carry the artists' names."""
+    from test_loading import lastfm_files
+
+    from recsys.data.experiment import Experiment
+    from recsys.pipeline import run_actions
+
+    folder = tmp_path / "data" / "hetrec2011-lastfm-2k"
+    folder.mkdir(parents=True)
+    lastfm_files(folder)
+    (tmp_path / "config.py").write_text(block_with("csv_quote_char = None"))
+    monkeypatch.chdir(tmp_path)
+    config = load_config(tmp_path / "config.py").replace(
+        min_interactions_per_user=1, min_interactions_per_item=1, production_epochs=1, top_n=2,
+        recommendations_format="jsonl", verbosity=0,
+    )  # fmt: skip
+    run_actions(["train_production_model", "compute_predictions"], Experiment(config))
+    rows = pl.read_ndjson(tmp_path / config.recommendations_fpath)
+    names = {
+        51: "Duran Duran",
+        52: '"Weird Al" Yankovic',
+        53: "Moby",
+        54: "Air",
+        55: "Björk",
+        56: "Sigur Rós",
+    }
+    assert rows.height > 0 and rows["name"].to_list() == [names[item] for item in rows["item"].to_list()]

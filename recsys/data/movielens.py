@@ -15,8 +15,10 @@
         return load_movielens("data/ml-1m")
 
 Item features: `genres` (multi-valued, '|'-separated) and `year` (from the title, numeric; missing
-when absent). User features (ml-1m): `gender`, `age` (the published band, e.g. "25-34"),
-`occupation` (its name) and `zip_area` (the zip code's first digit, a US region), all categorical.
+when absent), and the `title` itself, each movie's display name (`item_name_column = "title"`;
+left unset, the encoder skips it as near-unique text). User features (ml-1m): `gender`, `age` (the
+published band, e.g. "25-34"), `occupation` (its name) and `zip_area` (the zip code's first digit,
+a US region), all categorical.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def load_movielens(folder: str | Path, with_features: bool = True):
         )
         item_features = movies.select(
             pl.col("movieId").alias("id"),
+            pl.col("title"),
             pl.col("genres"),
             pl.col("title").str.extract(r"\((\d{4})\)\s*$", 1).cast(pl.Float64).alias("year"),
         )
@@ -242,6 +245,7 @@ def _load_1m(folder: Path, with_features: bool):
         movies = _integers(read_dat(movies_path), ("MovieID",), movies_path)
         item_features = movies.select(
             pl.col("MovieID").alias("id"),
+            pl.col("Title").alias("title"),
             pl.col("Genres").alias("genres"),
             pl.col("Title").str.extract(r"\((\d{4})\)\s*$", 1).cast(pl.Float64).alias("year"),
         )

@@ -23,6 +23,8 @@ def read_sample(path: Path, fmt: str, seed: int, n: int) -> tuple[list[str], dic
     rng = np.random.default_rng(seed)
     if fmt == "json":
         return _json_sample(path, rng, n)
+    if fmt == "jsonl" and path.stat().st_size == 0:  # every list was empty: no rows at all
+        return [], {}, 0
     frame = pl.scan_parquet(path) if fmt == "parquet" else pl.scan_ndjson(path)
     users = frame.select(pl.col("user").unique().sort()).collect()["user"]
     chosen = users.gather(np.sort(rng.choice(len(users), size=min(n, len(users)), replace=False)))
