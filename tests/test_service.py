@@ -395,7 +395,13 @@ def test_a_bundle_that_does_not_load_is_one_line_and_exit_1(tmp_path, capsys):
     assert err.startswith("error: no trained model at") and err.count("\n") == 1
 
 
-def test_a_port_in_use_is_one_line_and_exit_1(planted, capsys):
+def test_a_port_in_use_is_one_line_and_exit_1(planted, capsys, monkeypatch):
+    import recsys.serve.server
+
+    def never(path):  # the port is checked first: a taken port costs no bundle load
+        raise AssertionError(f"the bundle {path} was loaded before the port was checked")
+
+    monkeypatch.setattr(recsys.serve.server.Recommender, "load", staticmethod(never))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
