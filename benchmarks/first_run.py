@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README_SECONDS = 60  # what the README says the first command takes on two CPU cores
+README_SECONDS = 60  # what the README says the first command takes on two CPU cores (under a minute)
 TEMPLATE = ("main.py", "config.py", "data.py")
 
 
@@ -42,7 +42,7 @@ def timed_run(arguments: list[str]) -> tuple[float, str]:
 
 def epochs_of(log: str) -> str:
     """'validation 12, production 9': the epochs each training ran, read off the epoch lines."""
-    runs = re.findall(r"epoch (\d+)/(\d+):", log)
+    runs = re.findall(r"epoch\s+(\d+)/(\d+):", log)
     counts, last = [], 0
     for done, _ in runs:
         if int(done) <= last:
