@@ -181,7 +181,7 @@ def score_histogram(scores: pl.Series):
         ax.set_xlabel("score")
     elif heavy_tailed(numbers):
         finite = numbers[np.isfinite(numbers)]
-        bins = np.geomspace(finite.min(), finite.max(), 50)
+        bins = np.geomspace(finite.min(), finite.max(), 50).tolist()
         ax.hist(finite, bins=bins, color="tab:green", edgecolor="white")
         ax.set_xscale("log")
         ax.set_yscale("log")
