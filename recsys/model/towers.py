@@ -390,6 +390,13 @@ class EmbeddingModel(keras.Model):
             object.__setattr__(self, "_history_embedder", embedder)
         return embedder.predict_on_batch(inputs)
 
+    def gap_boundaries(self) -> np.ndarray | None:
+        """The age edges of the history tower's time-gap buckets (`recsys.data.sequences`), the
+        ones its saved gaps were cut at; None unless the model reads time gaps."""
+        if not self.history_time_gaps:
+            return None
+        return np.asarray(ops.convert_to_numpy(self.user_encoder.gap_boundaries))
+
     def item_embedding(self, items, training=False, rows=None):
         """Item tower output, scaled like `user_embedding`."""
         embedding = self._finish(self.item_encoder(items, training=training, rows=rows))

@@ -100,41 +100,32 @@ def _build(config: Config, n_users, n_items, user_table, item_table, train: Inte
         history_heads=config.history_heads,
         history_dropout=config.history_dropout,
         history_shares_items=config.history_shares_items,
-        history_time_gaps=_uses_time_gaps(config, train),
+        history_time_gaps=config.history_time_gaps and train.timestamps is not None,
     )
     model.build()
     tables: dict = {}
     if user_tower == "history":  # each known user's latest items: the history a known user is served by
         sequences = UserSequences.of(train)
         tables["user_histories"] = sequences.last_windows(config.history_length)
-        boundaries = _gap_boundaries(config, sequences)
-        if boundaries is not None:
+        if model.history_time_gaps:  # bucket edges from the known users' windows, kept in the model
             ages = sequences.last_ages(config.history_length)
+            boundaries = age_boundaries(ages)
             tables.update(user_gaps=gap_buckets(ages, boundaries), gap_boundaries=boundaries)
     model.set_tables(user_table, item_table, **tables)
     task.adapt(train)
     return model
 
 
-def _uses_time_gaps(config: Config, train: Interactions) -> bool:
-    """Whether the history tower reads time gaps: asked for, and the interactions have times."""
-    return config.history_time_gaps and train.timestamps is not None
-
-
-def _gap_boundaries(config: Config, sequences: UserSequences) -> np.ndarray | None:
-    """The age boundaries of the gap buckets (`recsys.data.sequences.age_boundaries`) of the known
-    users' latest windows: the same for the model's saved gaps and its training batches."""
-    if not config.history_time_gaps or sequences.times is None:
-        return None
-    return age_boundaries(sequences.last_ages(config.history_length))
-
-
 def make_dataset(
-    train: Interactions, config: Config, task: RetrievalTask | None = None
+    train: Interactions,
+    config: Config,
+    task: RetrievalTask | None = None,
+    gap_boundaries: np.ndarray | None = None,
 ) -> InteractionDataset:
     """Training batches for the config's loss: its task (the model's, or one made from the config)
     says how many negatives to draw and which targets to carry. Scores a task takes as targets are
-    not also used as weights."""
+    not also used as weights. `gap_boundaries`: the history tower's age bucket edges, the model's
+    own (`EmbeddingModel.gap_boundaries`), for batches that carry the windows' time gaps."""
     task = task or task_from_config(config, train.n_items)
     targets = task.targets(train, config.use_scores_as_weights)
     recency = config.effective_recency_weighting(train.timestamps is not None)
@@ -146,7 +137,7 @@ def make_dataset(
         train,
         sequences=sequences,
         history_length=config.history_length,
-        gap_boundaries=None if sequences is None else _gap_boundaries(config, sequences),
+        gap_boundaries=None if sequences is None else gap_boundaries,
         batch_size=config.batch_size,
         num_negatives=task.num_negatives,
         negative_sampling=config.negative_sampling,
@@ -258,7 +249,7 @@ def fit(
         ConfigError: the loss diverged (no model should be saved).
     """
     seed_training(config.seed)
-    dataset = make_dataset(train, config, model.task)
+    dataset = make_dataset(train, config, model.task, model.gap_boundaries())
     if log_epochs and train.scores is not None and config.use_scores_as_weights:
         kind, reason = choose_score_weighting(train.scores, config.score_weighting)
         say(f"  scores weigh positives {SCORE_WEIGHTINGS[kind]} ({reason}).")

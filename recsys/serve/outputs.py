@@ -38,9 +38,10 @@ def _json_tokens(ids: pl.Series, as_key: bool) -> pl.Series:
 
 def _score_text(scores: np.ndarray) -> pl.Series:
     """Each score as JSON text: rounded, and null for NaN (a popular fallback has no affinity)."""
-    rounded = _rounded(scores)
-    text = pl.Series(rounded).cast(pl.Utf8)
-    return text.zip_with(pl.Series(~np.isnan(rounded)), pl.Series(["null"] * len(text)))
+    rounded = pl.Series("score", _rounded(scores))
+    return pl.select(
+        pl.when(rounded.is_nan()).then(pl.lit("null")).otherwise(rounded.cast(pl.Utf8))
+    ).to_series()
 
 
 def _rounded(scores: np.ndarray) -> np.ndarray:

@@ -128,7 +128,8 @@ class Recommender(ItemRanking):
             experiment = Experiment(config.replace(**paths))
         else:
             data = (interactions, user_features, item_features)
-            given = type(interactions).__module__.split(".")[0] + " " + type(interactions).__name__
+            package = type(interactions).__module__.split(".")[0]  # polars, pandas (none for a list)
+            given = " ".join(part for part in (package, type(interactions).__name__) if part != "builtins")
             origin = HookSource(
                 "Recommender.fit",
                 f"the {given} given to Recommender.fit",
