@@ -53,7 +53,8 @@ from recsys.files import atomic_directory, json_ready, recover_directory
 from recsys.layout import BundleFiles
 from recsys.log import warn
 from recsys.model.manifest import FIX, file_problem, is_bundle_folder, verify_bundle, write_manifest
-from recsys.model.towers import EmbeddingModel, compute_embeddings, upgrade_spec
+from recsys.model.spec import upgrade_spec
+from recsys.model.towers import EmbeddingModel, compute_embeddings
 
 __all__ = ["SAVE_LOCK_WAIT_S", "ModelBundle", "check_consistency", "check_save_target", "load_bundle"]
 

@@ -27,7 +27,7 @@ __all__ = [
 
 MANIFEST_FORMAT = "recsys model bundle"
 # 2: model specs count users and items as n_users / n_items (1: num_users / num_items, still read:
-# `recsys.model.towers.upgrade_spec` renames them on load).
+# `recsys.model.spec.upgrade_spec` renames them on load).
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 FIX = "retrain or restore the bundle"

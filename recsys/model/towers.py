@@ -22,74 +22,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from recsys.errors import ArtifactError, DataError
+from recsys.errors import DataError
 from recsys.model import row_sparse
 from recsys.model.feature_path import FeaturePath
 from recsys.model.history import HistoryEncoder
 from recsys.model.sampling import batch_item_ids
-from recsys.model.tasks import TASKS, InBatchSoftmax, RetrievalTask
+from recsys.model.spec import USER_TOWERS, resolve_task, task_spec, upgrade_spec
+from recsys.model.tasks import RetrievalTask
 
-__all__ = [
-    "USER_TOWERS",
-    "LEGACY_SPEC_KEYS",
-    "EmbeddingModel",
-    "Encoder",
-    "compute_embeddings",
-    "padded_rows",
-    "task_spec",
-    "upgrade_spec",
-]
-
-
-def _resolve_task(task: RetrievalTask | dict | None, n_items: int) -> RetrievalTask:
-    """The model's retrieval task: as given, rebuilt from its config (`task_spec`), or the default.
-
-    The task is rebuilt by class name from `recsys.model.tasks.TASKS` rather than through
-    `keras.saving.deserialize_keras_object`, which imports TensorFlow (when installed) on every
-    backend just to check its types, filling the log with TensorFlow's start-up lines."""
-    if task is None:
-        return InBatchSoftmax(n_items)
-    if isinstance(task, dict):
-        classes = {cls.__name__: cls for cls in TASKS.values()}
-        name = str(task.get("class_name", "")).split(">")[-1]
-        if name not in classes or not isinstance(task.get("config"), dict):
-            raise ArtifactError(f"the model's task config names no known retrieval task: {task!r}.")
-        known = ("n_items", "logq_correction", "num_negatives", "name")  # not Keras' whole layer config
-        return classes[name](**{k: v for k, v in task["config"].items() if k in known})
-    return task
-
-
-USER_TOWERS = ("id", "history")  # what a built model's user tower is (the config adds "auto")
-
-# Keys of the specs that bundles and `.keras` files of format version 1 hold (counts named num_*).
-LEGACY_SPEC_KEYS = {"num_users": "n_users", "num_items": "n_items"}
-
-
-def upgrade_spec(spec: dict) -> dict:
-    """A model spec (or `get_config()`) with the keys of format-1 saves renamed to today's, so a
-    bundle or `.keras` file saved before the rename loads unchanged.
-
-    Args:
-        spec: The spec as read from disk.
-
-    Returns:
-        A new dict with today's keys (the task's config too).
-
-    Example:
-        >>> upgrade_spec({"num_users": 3, "task": {"config": {"num_items": 5}}})
-        {'n_users': 3, 'task': {'config': {'n_items': 5}}}
-    """
-    upgraded = {LEGACY_SPEC_KEYS.get(key, key): value for key, value in spec.items()}
-    task = upgraded.get("task")
-    if isinstance(task, dict) and isinstance(task.get("config"), dict):
-        config = {LEGACY_SPEC_KEYS.get(key, key): value for key, value in task["config"].items()}
-        upgraded["task"] = {**task, "config": config}
-    return upgraded
-
-
-def task_spec(task: RetrievalTask) -> dict:
-    """A JSON-ready description of a task that `_resolve_task` rebuilds."""
-    return {"class_name": type(task).__name__, "config": {**task.settings(), "name": task.name}}
+__all__ = ["EmbeddingModel", "Encoder", "compute_embeddings", "padded_rows"]
 
 
 @keras.saving.register_keras_serializable(package="recsys")
@@ -302,7 +243,7 @@ class EmbeddingModel(keras.Model):
                 name="user_encoder",
             )
         self.item_encoder = item_encoder
-        self.task: RetrievalTask = _resolve_task(task, self.n_items)
+        self.task: RetrievalTask = resolve_task(task, self.n_items)
 
     def build(self, input_shape=None):
         self.user_encoder.build()
