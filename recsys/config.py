@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 # --- choice lists: each Literal is the one source of its values ------------------------------
-Loss = Literal["softmax", "bce", "bpr", "mse"]
+Loss = Literal["softmax", "full_softmax", "bce", "bpr", "mse"]
 UserTower = Literal["id", "history", "auto"]
 SplitStrategy = Literal["auto", "time", "random", "global_time", "leave_last_out"]
 DuplicatePolicy = Literal["last", "max", "sum", "error"]
@@ -156,7 +156,8 @@ class Config:
     item_name_column: Name | None = _f(
         None,
         "Column of the item feature table holding each item's name (a title, a URL): shown in the "
-        "report, similar_items and the jsonl/parquet recommendations; never a model feature.",
+        "report, similar_items and the jsonl/parquet recommendations, kept in the model bundle for "
+        "the Python API (`names`) and the service (`?fields=name`); never a model feature.",
     )
     feature_types: dict[str, FeatureType] = _f(
         {}, "Feature name -> its type; undeclared features are inferred (and the inference printed)."
@@ -234,9 +235,10 @@ class Config:
     )
     loss: Loss = _f(
         "softmax",
-        "'softmax': in-batch sampled softmax with log-q correction; 'bce': binary "
-        "cross-entropy with sampled negatives; 'bpr'; 'mse': the seed's squared error on "
-        "positives/negatives.",
+        "'softmax': in-batch sampled softmax with log-q correction; 'full_softmax': softmax over "
+        "the whole catalogue (each step embeds every item: for catalogues up to some tens of "
+        "thousands); 'bce': binary cross-entropy with sampled negatives; 'bpr'; 'mse': the seed's "
+        "squared error on positives/negatives.",
     )
     logq_correction: bool = _f(
         True,

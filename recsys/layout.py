@@ -45,13 +45,14 @@ class BundleFiles:
     ITEM_FEATURES = "item_features.json"
     METRICS = "metrics.json"
     HISTORY = "history.csv"
+    ITEM_NAMES = "item_names.parquet"
     MANIFEST = "manifest.json"
     # Every bundle has these; feature encoders and the disliked pairs are required when the
     # manifest lists them; the rest are informative only and never stop a load.
     REQUIRED = (WEIGHTS, SPEC, CONFIG, USER_VOCAB, ITEM_VOCAB, SEEN)
     ENCODERS = (USER_FEATURES, ITEM_FEATURES)
     WHEN_LISTED = (*ENCODERS, DISLIKED)
-    OPTIONAL = (METRICS, HISTORY)
+    OPTIONAL = (METRICS, HISTORY, ITEM_NAMES)
 
     @staticmethod
     def encoder(side: str) -> str:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_field_is_documented():
     docs = field_docs()
     assert all(len(doc) > 10 for doc in docs.values())
-    assert "Choices: softmax, bce, bpr, mse." in docs["loss"]
+    assert "Choices: softmax, full_softmax, bce, bpr, mse." in docs["loss"]
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,10 @@ def test_every_field_is_documented():
             {"per_user_val_fraction": 1.5},
             "config 'per_user_val_fraction' is 1.5 (float); expected less than 1",
         ),
-        ({"loss": "hinge"}, "config 'loss' is 'hinge' (str); expected 'softmax', 'bce', 'bpr' or 'mse'"),
+        (
+            {"loss": "hinge"},
+            "config 'loss' is 'hinge' (str); expected 'softmax', 'full_softmax', 'bce', 'bpr' or 'mse'",
+        ),
         ({"seed": -1}, "config 'seed' is -1 (int); expected greater than or equal to 0"),
         ({"num_negatives": -1}, "config 'num_negatives' is -1 (int); expected greater than or equal to 1"),
         ({"embedding_l2": -5}, "config 'embedding_l2' is -5 (int); expected greater than or equal to 0"),

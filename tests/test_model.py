@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from recsys.errors import DataError
-from recsys.model.tasks import BPR, InBatchSoftmax
+from recsys.model.tasks import BPR, FullSoftmax, InBatchSoftmax
 from recsys.model.towers import EmbeddingModel, Encoder, compute_embeddings
 
 
@@ -54,6 +54,22 @@ def test_drawn_negatives_join_the_item_column_after_the_positive():
     assert numpy(out["user"]).shape == (2, 3) and numpy(out["item"]).shape == (2, 3, 3)
     assert np.allclose(numpy(out["user"]), u[[0, 3]], atol=1e-6)
     assert np.allclose(numpy(out["item"])[1], v[[2, 5, 6]], atol=1e-6)
+
+
+def test_the_full_softmax_scores_the_whole_catalogue_with_its_features():
+    model = EmbeddingModel(4, 6, embedding_dim=3, item_feature_dim=2, task=FullSoftmax(6), temperature=0.5)
+    model.build()
+    model.set_tables(item_features=np.random.default_rng(0).normal(size=(6, 2)).astype("float32"))
+    users, items, weights = np.array([0, 3, 3]), np.array([5, 1, 2]), np.array([1.0, 2.0, 0.5], "float32")
+    out = model({"user": users, "item": items})
+    u, v = compute_embeddings(model, "user"), compute_embeddings(model, "item")
+    assert np.allclose(numpy(out["catalogue"]), v, atol=1e-6)  # every item, through the item tower
+    logits = u[users] @ v.T
+    per_row = np.log(np.exp(logits).sum(axis=1)) - logits[np.arange(3), items]
+    loss = model.compute_loss({"user": users, "item": items}, None, out, weights)
+    assert np.isclose(float(numpy(loss)), float(np.mean(per_row * weights)), rtol=1e-5)
+    assert set(model({"user": users, "item": items}, training=False)) == {"user", "item", "catalogue"}
+    assert isinstance(EmbeddingModel(**json.loads(json.dumps(model.spec()))).task, FullSoftmax)
 
 
 def test_spec_rebuilds_the_model_and_its_task():

@@ -64,3 +64,53 @@ def test_a_missing_name_column_is_one_line_naming_the_setting(tmp_path):
     )
     with pytest.raises(ConfigError, match="no item feature table to take names from"):
         _ = experiment.prepared
+
+
+def test_the_bundle_keeps_the_names_for_the_api_and_the_service(tmp_path):
+    from test_service import asgi_request, serving
+
+    from recsys.model.bundle import load_bundle
+    from recsys.serve.app import create_app
+    from recsys.serve.recommender import Recommender
+
+    config, _, title_of = named_run(tmp_path, "jsonl")
+    path = tmp_path / "artifacts" / "production_model"
+    bundle = load_bundle(path)
+    assert "item_names.parquet" in bundle.manifest["files"]
+    assert bundle.item_names.to_list() == [title_of[item] for item in bundle.item_vocab.ids.to_list()]
+
+    model = Recommender.load(path)
+    answer = model.recommend(model.user_vocab.ids.to_list()[:3], n=4)
+    assert [len(names) for names in answer.names] == [4, 4, 4]
+    for items, names in zip(answer.items, answer.names):
+        assert names == [title_of[item] for item in items]
+    similar = model.similar_items([105], n=3)
+    assert similar.names[0] == [title_of[item] for item in similar.items[0]]
+
+    # New items bring their names (null without one); the grown bundle saves and reloads them.
+    model.add_items(pl.DataFrame({"id": [200, 201], "title": ["New film (2026)", None], "genre": ["a", "b"]}))
+    model.save(tmp_path / "grown")
+    grown = load_bundle(tmp_path / "grown")
+    named = dict(zip(grown.item_vocab.ids.to_list(), grown.item_names.to_list()))
+    assert named[200] == "New film (2026)" and named[201] is None and named[105] == title_of[105]
+
+    with serving(path, tmp_path) as client:
+        user = model.user_vocab.ids.to_list()[0]
+        for status, _, body in (
+            client.get(f"/recommend/{user}?n=3&fields=name"),
+            client.get("/similar/105?n=3&fields=name"),
+            client.call("POST", "/recommend?fields=name", body={"history": [101, 102], "n": 3}),
+            client.get("/recommend/nobody?n=3&fields=name"),  # the popular fallback too
+        ):
+            assert status == 200 and len(body["items"]) == 3, body
+            assert all(entry["name"] == title_of[entry["item"]] for entry in body["items"]), body
+        status, _, body = client.get(f"/recommend/{user}?n=3")
+        assert status == 200 and all(set(entry) == {"item", "score"} for entry in body["items"])
+        status, _, body = client.get(f"/recommend/{user}?fields=title")
+        assert status == 422 and "'fields': unknown field 'title'" in body["error"], body
+
+    # A model without names answers the ask for them with a 400 that says how to get them.
+    unnamed = Recommender(bundle.replace(item_names=None))
+    status, body = asgi_request(create_app(unnamed), "GET", "/similar/105", query=b"fields=name")
+    assert status == 400 and "no item names; set item_name_column" in body["error"], body
+    assert unnamed.similar_items([105], n=2).names == []

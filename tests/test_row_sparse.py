@@ -106,11 +106,12 @@ def test_fit_takes_the_row_sparse_step_and_learns_as_well_as_dense_adam():
     assert abs(results[True]["Recall@10"] - results[False]["Recall@10"]) < 0.05, results
 
 
-def test_whole_table_l2_keeps_keras_dense_step():
+@pytest.mark.parametrize("change", [{"embedding_l2": 1e-4}, {"loss": "full_softmax"}])
+def test_whole_table_l2_and_the_full_softmax_keep_keras_dense_step(change):
     from test_training import small_config
 
     data, _, _ = community_interactions(seed=4)
-    config = small_config(embedding_l2=1e-4)
+    config = small_config(**change)
     model = build_model(config, data.n_users, data.n_items, None, None, data)
     fit(model, data, config, epochs=1, log_epochs=False)
     assert type(model.optimizer) is keras.optimizers.Adam and not row_sparse.applies(model)

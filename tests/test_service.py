@@ -440,16 +440,17 @@ def test_serving_ranker_gives_the_recommenders_answers_alone_and_batched(planted
     )
     for u, n, answer in zip(users, (3, 10, 5), batch):
         expected = model.recommend([u], n=n)
-        assert [i for i, _ in answer] == expected.items[0]
-        assert np.allclose([s for _, s in answer], expected.scores[0], atol=1e-5)
+        assert [i for i, _, _ in answer] == expected.items[0]
+        assert np.allclose([s for _, s, _ in answer], expected.scores[0], atol=1e-5)
+        assert [name for _, _, name in answer] == [None] * n  # a model without item names
     history = [item_id(2), item_id(9), item_id(44)]
     indices = serving.items.indices(history)
     (answer,) = serving.histories_batch([(indices, 6, frozenset(), -1)])
-    assert [i for i, _ in answer] == model.recommend_from_history(history, n=6).items[0]
+    assert [i for i, _, _ in answer] == model.recommend_from_history(history, n=6).items[0]
     (answer,) = serving.similar_batch([(serving.items.index_of(item_id(4)), 5)])
-    assert [i for i, _ in answer] == model.similar_items([item_id(4)], n=5).items[0]
+    assert [i for i, _, _ in answer] == model.similar_items([item_id(4)], n=5).items[0]
     popular = model.recommend([-1], n=4)
-    assert [i for i, _ in serving.popular(4)] == popular.items[0]
+    assert [i for i, _, _ in serving.popular(4)] == popular.items[0]
 
 
 def test_vocabulary_maps_request_ids_to_its_id_type():

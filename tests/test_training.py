@@ -31,13 +31,14 @@ def small_config(**changes):
     return Config().replace(**{**base, **changes})
 
 
-@pytest.mark.parametrize("loss", ["softmax", "bce", "bpr", "mse"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_every_loss_learns_the_communities(loss):
     data, _, _ = community_interactions()
+    softmax = loss in ("softmax", "full_softmax")
     config = small_config(
         loss=loss,
-        normalize_embeddings=loss == "softmax",
-        learning_rate=0.02 if loss != "softmax" else 0.01,
+        normalize_embeddings=softmax,
+        learning_rate=0.01 if softmax else 0.02,
         max_epochs=8,
     )
     split = split_interactions(data, config)
@@ -114,7 +115,7 @@ def test_the_task_decides_negatives_targets_and_tables(loss):
     model = build_model(config, data.n_users, data.n_items, None, None, train)
     assert type(model.task) is TASKS[loss]
     x, targets, weights = make_dataset(train, config)[0]
-    expected_negatives = 0 if loss == "softmax" else 3
+    expected_negatives = 0 if loss in ("softmax", "full_softmax") else 3
     assert x.get("negatives", np.zeros((len(x["user"]), 0))).shape == (len(x["user"]), expected_negatives)
     rows = make_dataset(train, config)._permutation[: len(x["user"])]
     if loss == "mse":  # scores become the targets, and are then not weights too
@@ -124,6 +125,16 @@ def test_the_task_decides_negatives_targets_and_tables(loss):
         assert np.allclose(weights, positive_weights(train, True, 0.0)[rows])
     if loss == "softmax":
         assert np.allclose(ops.convert_to_numpy(model.task.item_log_q), item_log_q(train))
+
+
+def test_the_full_softmax_warns_of_a_catalogue_too_large_for_it(capsys):
+    from recsys.model.training import task_from_config
+
+    task_from_config(small_config(loss="full_softmax", batch_size=1024), n_items=100_000)
+    assert capsys.readouterr().err == ""
+    task_from_config(small_config(loss="full_softmax", batch_size=1024), n_items=1_000_000)
+    err = capsys.readouterr().err
+    assert "all 1,000,000 items" in err and "loss = 'softmax'" in err
 
 
 def test_count_scores_are_log_weighted_and_the_choice_is_printed(capsys):

@@ -16,6 +16,8 @@
                           scores; always masked at prediction; only when there are any)
     metrics.json          metrics, best epoch, split description, data report (optional on load)
     history.csv           per-epoch loss and metrics (optional on load; absent without history)
+    item_names.parquet    each item's display name (`item_name_column`), in item index order, null
+                          where unnamed (optional on load; absent without names)
 
 Saving writes the folder whole to a temporary folder beside it, manifest last, and swaps it into
 place under the output folder's lock (`recsys.files.atomic_directory`): at every instant either
@@ -26,8 +28,8 @@ Loading trusts nothing it cannot check: the manifest must be present and valid, 
 file must have its recorded size and SHA-256 (an edited, swapped or replaced file is refused by
 name), the vocabularies must be sorted and unique with the model's number of users and items, as
 must `seen.npz`'s shape, the counts must match the manifest's, and the weights must load into the
-model rebuilt from its spec. `metrics.json` and `history.csv` are not needed for predictions: when
-missing, unreadable or changed, loading goes on with a warning.
+model rebuilt from its spec. `metrics.json`, `history.csv` and `item_names.parquet` are not needed
+for predictions: when missing, unreadable or changed, loading goes on with a warning.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import scipy.sparse as sp
 from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.features import FeatureEncoder
+from recsys.data.names import item_names
 from recsys.data.vocabulary import Vocabulary
 from recsys.errors import ArtifactError, one_line
 from recsys.files import atomic_directory, json_ready, recover_directory
@@ -89,6 +92,7 @@ class ModelBundle:
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     disliked: sp.csr_matrix | None = None  # users x items: dislikes, never recommended back
+    item_names: pl.Series | None = None  # display names in item index order (null: unnamed)
     manifest: dict = field(default_factory=dict)  # as loaded (load_bundle) or last saved (save)
 
     @classmethod
@@ -125,6 +129,9 @@ class ModelBundle:
             metrics={**metrics, "data": prepared.report, "identity": experiment.identity},
             history=dict(history or {}),
             disliked=prepared.disliked,
+            item_names=item_names(
+                experiment.raw.item_features, prepared.item_vocab, experiment.config.item_name_column
+            ),
         )
 
     def embeddings(self, which: str) -> np.ndarray:
@@ -183,6 +190,9 @@ class ModelBundle:
             f"cannot save {path}: its ",
             "give the bundle the vocabularies and matrix the model was trained with",
         )
+        names = (
+            None if self.item_names is None else _checked_names(self.item_names, len(self.item_vocab), path)
+        )
         with atomic_directory(path, lock_wait=SAVE_LOCK_WAIT_S) as tmp:
             # The model's own weights only: a trained model's save_weights also writes the
             # optimizer's state (two thirds of the file), which predictions never use.
@@ -198,6 +208,8 @@ class ModelBundle:
             if self.disliked is not None and self.disliked.nnz:
                 sp.save_npz(tmp / F.DISLIKED, _checked_disliked(self.disliked, seen.shape, path))
             (tmp / F.METRICS).write_text(json.dumps(json_ready(self.metrics), indent=2))
+            if names is not None:
+                names.to_frame("name").write_parquet(tmp / F.ITEM_NAMES)
             if self.history:
                 pl.DataFrame(
                     {"epoch": np.arange(1, len(next(iter(self.history.values()))) + 1), **self.history}
@@ -216,6 +228,16 @@ def _checked_disliked(disliked: sp.csr_matrix, shape: tuple, where: Path) -> sp.
             "both must be users x items of the bundle."
         )
     return disliked.tocsr().astype(np.float32)
+
+
+def _checked_names(names: pl.Series, n_items: int, where: Path) -> pl.Series:
+    """The item names as text, checked to hold one name per item of the vocabulary."""
+    if names.len() != n_items:
+        raise ArtifactError(
+            f"{where}: the item names hold {names.len():,} names for {n_items:,} items; give one name "
+            "(or null) per item of the item vocabulary, in its order."
+        )
+    return names.cast(pl.String)
 
 
 def check_save_target(path: Path) -> None:
@@ -408,6 +430,10 @@ def _load_verified(folder: Path) -> ModelBundle:
             raise ArtifactError(f"could not read {folder / F.DISLIKED}: {one_line(exc)}") from exc
         _checked_disliked(disliked, seen.shape, folder)
     encoders: dict[str, Any] = {}
+
+    def names_of(file: Path) -> pl.Series:
+        return _checked_names(pl.read_parquet(file)["name"], len(item_vocab), file)
+
     for side in ("user", "item"):
         if F.encoder(side) in manifest["files"]:
             encoders[side] = FeatureEncoder.load(folder / F.encoder(side))
@@ -421,6 +447,7 @@ def _load_verified(folder: Path) -> ModelBundle:
         item_encoder=encoders.get("item"),
         metrics=_read_optional(folder, F.METRICS, manifest, _read_metrics, {}),
         history=_read_optional(folder, F.HISTORY, manifest, _read_history, {}),
+        item_names=_read_optional(folder, F.ITEM_NAMES, manifest, names_of, None),
         manifest=manifest,
         disliked=disliked,
     )

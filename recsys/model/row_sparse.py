@@ -149,10 +149,22 @@ def table_variables(model) -> dict:
     }
 
 
+def _model_allows(model) -> bool:
+    """What the model must be for the row-sparse step: on JAX, without a whole-table L2 penalty,
+    with the id user tower (the history tower's encoder is dense), and with a task that scores only
+    the batch's items (one that scores the whole catalogue trains every item row)."""
+    return (
+        keras.backend.backend() == "jax"
+        and not model.embedding_l2
+        and model.user_tower == "id"
+        and not model.task.scores_catalogue
+    )
+
+
 def make_optimizer(model, learning_rate, sparse: bool) -> keras.optimizers.Adam:
     """The optimizer `recsys.model.training.fit` compiles with: `LazyAdam` over the model's tables when
-    `sparse` and the row-sparse step can run (JAX, no whole-table L2 penalty), else Keras' Adam."""
-    if sparse and keras.backend.backend() == "jax" and not model.embedding_l2 and model.user_tower == "id":
+    `sparse` and the row-sparse step can run (`_model_allows`), else Keras' Adam."""
+    if sparse and _model_allows(model):
         return LazyAdam(learning_rate, tables=[v.path for v in table_variables(model).values()])
     return keras.optimizers.Adam(learning_rate)
 
@@ -160,13 +172,12 @@ def make_optimizer(model, learning_rate, sparse: bool) -> keras.optimizers.Adam:
 def applies(model) -> bool:
     """Whether `model.fit` uses the row-sparse step: JAX, a `LazyAdam` over the model's tables
     (without weight decay, clipping, AMSGrad, gradient accumulation or EMA, which act on whole
-    tables) and no whole-table L2 penalty."""
+    tables), no whole-table L2 penalty, and a task that does not score the whole catalogue (which
+    trains every item row)."""
     optimizer = getattr(model, "optimizer", None)
     return (
-        keras.backend.backend() == "jax"
+        _model_allows(model)
         and isinstance(optimizer, LazyAdam)
-        and not model.embedding_l2
-        and model.user_tower == "id"
         and set(optimizer.tables) == {v.path for v in table_variables(model).values()}
         and not (optimizer.weight_decay or optimizer.amsgrad or optimizer.use_ema)
         and not (optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm)

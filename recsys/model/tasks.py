@@ -30,6 +30,7 @@ from recsys.errors import ConfigError, DataError
 __all__ = [
     "BPR",
     "MASKED_LOGIT",
+    "FullSoftmax",
     "TASKS",
     "InBatchSoftmax",
     "PointwiseMSE",
@@ -70,6 +71,9 @@ class RetrievalTask(keras.layers.Layer):
     """
 
     num_negatives = 0
+    # Whether the task scores every item of the catalogue: the model then adds `"catalogue"`, all
+    # items' embeddings (n_items, d), to what `call` returns, and every item row is trained.
+    scores_catalogue = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -191,6 +195,52 @@ class InBatchSoftmax(RetrievalTask):
         return {"n_items": self.n_items, "logq_correction": self.logq_correction}
 
 
+@keras.saving.register_keras_serializable(package="recsys")
+class FullSoftmax(RetrievalTask):
+    """Softmax over the whole catalogue: row i scores user i against every item (`"catalogue"`,
+    all items' embeddings, which the model adds to its outputs for this task); the loss is
+    -log softmax(row i)[positive]. Nothing is sampled, so nothing needs a log-q correction.
+
+    The cross-entropy of SASRec as Klenitskiy & Vasilev (RecSys 2023) re-evaluated it. Each step
+    embeds the whole catalogue and a (batch x items) logit matrix, so it suits catalogues of up to
+    some tens of thousands of items; the in-batch softmax scales to any size.
+
+    Example:
+        >>> task = FullSoftmax(n_items=3)
+        >>> users = np.array([[1.0, 0.0]], "float32")
+        >>> catalogue = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], "float32")
+        >>> loss = task.compute_loss({"item": np.array([0])}, {"user": users, "catalogue": catalogue})
+        >>> round(float(loss), 4) == round(float(np.log(np.exp(1) + 2) - 1), 4)
+        True
+    """
+
+    scores_catalogue = True
+
+    def __init__(self, n_items: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items = int(n_items)
+
+    @classmethod
+    def from_settings(cls, *, n_items, num_negatives, logq_correction, **kwargs):
+        return cls(n_items, **kwargs)
+
+    def logits(self, inputs, embeddings):
+        return ops.matmul(embeddings["user"], ops.transpose(embeddings["catalogue"]))
+
+    def per_example_loss(self, logits, targets):
+        raise NotImplementedError("FullSoftmax computes its loss from the positives' ids (compute_loss)")
+
+    def compute_loss(self, inputs, embeddings, targets=None, sample_weight=None):
+        """logsumexp of each row's logits minus its positive's logit, reduced with the weights."""
+        logits = self.logits(inputs, embeddings)
+        positives = ops.expand_dims(ops.cast(inputs["item"], "int32"), 1)
+        positive = ops.squeeze(ops.take_along_axis(logits, positives, axis=1), 1)
+        return weighted_mean(ops.logsumexp(logits, axis=1) - positive, sample_weight)
+
+    def settings(self) -> dict:
+        return {"n_items": self.n_items}
+
+
 class SampledNegatives(RetrievalTask):
     """Base of the losses that score each positive against `num_negatives` items drawn by the
     sampler: logits are (batch, 1 + negatives) dot products, the positive in column 0."""
@@ -261,6 +311,7 @@ class PointwiseMSE(SampledNegatives):
 # Config loss name -> task class; its keys are exactly `recsys.config.LOSSES` (a test checks).
 TASKS: dict[str, type[RetrievalTask]] = {
     "softmax": InBatchSoftmax,
+    "full_softmax": FullSoftmax,
     "bce": SampledBinaryCrossEntropy,
     "bpr": BPR,
     "mse": PointwiseMSE,

@@ -394,9 +394,10 @@ class EmbeddingModel(keras.Model):
     # --- training ----------------------------------------------------------------------------
     def call(self, inputs, training=False):
         """Embeddings of a batch `{"user", "item"[, "negatives"]}`; drawn negatives join the item
-        column after the positive. The row-sparse training step (`recsys.model.row_sparse`) adds
+        column after the positive; a task that scores the whole catalogue gets `"catalogue"` too.
+        The row-sparse training step (`recsys.model.row_sparse`) adds
         `user_rows` / `item_rows`: the id embeddings it looked up, in the ids' shape plus `dim`."""
-        return {
+        outputs = {
             "user": self.user_embedding(
                 inputs["user"],
                 training,
@@ -406,6 +407,9 @@ class EmbeddingModel(keras.Model):
             ),
             "item": self.item_embedding(batch_item_ids(inputs), training, inputs.get("item_rows")),
         }
+        if self.task.scores_catalogue:
+            outputs["catalogue"] = self.item_embedding(ops.arange(self.n_items, dtype="int32"), training)
+        return outputs
 
     def train_step(self, *args):
         """Keras' training step, or on JAX, when compiled with `recsys.model.row_sparse.LazyAdam`, the

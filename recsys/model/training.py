@@ -24,7 +24,7 @@ from recsys.data.interactions import Interactions
 from recsys.data.sequences import UserSequences, age_boundaries, gap_buckets
 from recsys.data.weighting import SCORE_WEIGHTINGS, choose_score_weighting, positive_weights
 from recsys.errors import ConfigError
-from recsys.log import plural, say
+from recsys.log import plural, say, warn
 from recsys.model import distribution, row_sparse
 from recsys.model.callbacks import BestCheckpoint, EpochLog, EpochMetrics
 from recsys.model.sampling import InteractionDataset
@@ -54,8 +54,18 @@ class TrainingResult:
     seconds: float = 0.0
 
 
+FULL_SOFTMAX_WARN_BYTES = 2**30  # a step's logits above this: the full softmax warns
+
+
 def task_from_config(config: Config, n_items: int) -> RetrievalTask:
-    """The retrieval task (`recsys.model.tasks`) that owns the config's loss."""
+    """The retrieval task (`recsys.model.tasks`) that owns the config's loss; for the full softmax
+    over a catalogue whose logits (batch x items) pass a gigabyte a step, a warning."""
+    if config.loss == "full_softmax" and config.batch_size * n_items * 4 > FULL_SOFTMAX_WARN_BYTES:
+        warn(
+            f"loss 'full_softmax' scores all {n_items:,} items for each of a batch's {config.batch_size} "
+            f"positives ({config.batch_size * n_items * 4 / 2**30:.1f} GiB of logits a step): "
+            "loss = 'softmax' (the in-batch softmax) suits a catalogue this large."
+        )
     return make_task(
         config.loss, n_items, num_negatives=config.num_negatives, logq_correction=config.logq_correction
     )

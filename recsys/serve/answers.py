@@ -23,13 +23,16 @@ class Recommendations:
     """Ranked items for a batch of queries, best first: `items[q]` and `scores[q]` answer
     `queries[q]` (the model's affinity, see `recsys.serve.recommender`; NaN throughout a fallback's
     list); `fallback[q]` is True where the most popular items stand in for the model;
-    `unknown_items[q]` lists the query's history items the model does not know (if any)."""
+    `unknown_items[q]` lists the query's history items the model does not know (if any);
+    `names[q]` the display names of `items[q]` (`item_name_column`; None where unnamed), empty
+    when the model has no names."""
 
     queries: list
     items: list[list]
     scores: list[list[float]]
     fallback: list[bool]
     unknown_items: list[list] = field(default_factory=list)
+    names: list[list] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.queries)

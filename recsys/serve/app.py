@@ -3,6 +3,7 @@
     GET  /recommend/{user_id}?n=10   a known user's top-n unseen items; unknown users: most popular
     POST /recommend                  {"history": [...], "features": {...}, "n": 10, "exclude": [...]}
     GET  /similar/{item_id}?n=10     nearest items by cosine of the item embeddings
+    (each answers `?fields=name` with every item's display name, for a model with item names)
     GET  /health                     {"status": "ok"}
     GET  /metadata                   the model, when it was written, data counts, validation metrics
     GET  /docs                       the OpenAPI page
@@ -45,7 +46,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from recsys.errors import RecsysError, quoted, shortened
+from recsys.errors import DataError, RecsysError, quoted, shortened
 from recsys.files import json_ready
 from recsys.layout import BundleFiles
 from recsys.serve.batcher import Batcher
@@ -71,9 +72,12 @@ if TYPE_CHECKING:  # fastapi is optional: imported when the app is made
 __all__ = [
     "INSTALL_HINT",
     "SCORE_DECIMALS",
+    "OPTIONAL_FIELDS",
     "BodyLimit",
+    "FieldsError",
     "create_app",
     "describe",
+    "parse_fields",
     "require_web",
     "validation_message",
 ]
@@ -83,13 +87,64 @@ INSTALL_HINT = "pip install -r requirements.txt (or pip install 'fastapi==0.165.
 LOGGER = logging.getLogger("recsys.serve")
 
 
-def _scored(pairs: list) -> list[dict]:
-    """`[{"item", "score"}]` with every score rounded to SCORE_DECIMALS as a Python float (a float32
-    rounded in float32 prints 16 digits in JSON), None where it is not finite."""
-    return [
-        {"item": item, "score": round(float(score), SCORE_DECIMALS) if math.isfinite(score) else None}
-        for item, score in pairs
-    ]
+def _scored(ranked: list, fields: frozenset[str] = frozenset()) -> list[dict]:
+    """`[{"item", "score"[, "name"]}]` from a ranker's `(item, score, name)` rows, every score
+    rounded to SCORE_DECIMALS as a Python float (a float32 rounded in float32 prints 16 digits in
+    JSON), None where it is not finite; the name with `fields` holding "name"."""
+    answers = []
+    for item, score, name in ranked:
+        rounded = round(float(score), SCORE_DECIMALS) if math.isfinite(score) else None
+        answer = {"item": item, "score": rounded}
+        if "name" in fields:
+            answer["name"] = name
+        answers.append(answer)
+    return answers
+
+
+OPTIONAL_FIELDS = ("name",)  # what `?fields=` may add to each answered item
+
+
+def parse_fields(text: str | None, has_names: bool) -> frozenset[str]:
+    """The optional fields a request asks for (`?fields=name`, comma-separated).
+
+    Args:
+        text: The `fields` query parameter, or None.
+        has_names: Whether the model has item names (`item_name_column`).
+
+    Returns:
+        The set of fields asked for.
+
+    Raises:
+        DataError: an unknown field (a 422), or names asked of a model without them (a 400); the
+            message names the parameter.
+
+    Example:
+        >>> sorted(parse_fields("name", has_names=True)), sorted(parse_fields(None, has_names=False))
+        (['name'], [])
+    """
+    asked = frozenset(part.strip() for part in (text or "").split(",") if part.strip())
+    unknown = sorted(asked - set(OPTIONAL_FIELDS))
+    if unknown:
+        raise FieldsError(
+            422,
+            f"query parameter 'fields': unknown field {quoted(unknown[0])}; the optional fields are "
+            f"{', '.join(OPTIONAL_FIELDS)}.",
+        )
+    if "name" in asked and not has_names:
+        raise FieldsError(
+            400,
+            "query parameter 'fields': this model has no item names; set item_name_column (a column of "
+            "the item features holding each item's name) and retrain.",
+        )
+    return asked
+
+
+class FieldsError(DataError):
+    """A `fields` parameter the service cannot answer, with the HTTP status to answer it with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
 
 
 def describe(recommender: Recommender, bundle_path: str | Path | None = None) -> dict:
@@ -313,7 +368,7 @@ def _handle_errors(app: "FastAPI") -> None:
 
     @app.exception_handler(RecsysError)
     async def project_error(request: Request, exc: RecsysError) -> JSONResponse:
-        return _error(400, str(exc))  # made one short line by _error
+        return _error(getattr(exc, "status", 400), str(exc))  # made one short line by _error
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -332,6 +387,15 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
         422: {"model": ErrorBody, "description": "A request that does not validate (names the field)."},
     }
     N = Annotated[int, Query(ge=1, le=MAX_N, description="Number of items to return (1..1000).")]
+    Fields = Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Optional fields of each item, comma-separated: 'name' adds the item's display "
+            "name (`item_name_column`; null where unnamed). 400 for a model without names.",
+        ),
+    ]
+    has_names = ranker.item_names is not None
 
     async def ranked(kind: str, query: Any) -> list:
         return await asyncio.wrap_future(batcher.submit(kind, query))
@@ -351,13 +415,13 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
         summary="Top-n unseen items for a user; unknown users get the most popular items.",
     )
     async def recommend_user(
-        user_id: Annotated[str, PathParam(description="A user id.")], n: N = 10
+        user_id: Annotated[str, PathParam(description="A user id.")], n: N = 10, fields: Fields = None
     ) -> JSONResponse:
+        asked = parse_fields(fields, has_names)
         user, index = _path_id(users, "user_id", user_id)
         answer = ranker.popular(n) if index < 0 else await ranked("user", (index, n, frozenset()))
-        return JSONResponse(
-            {"user": user_id if user is None else user, "items": _scored(answer), "fallback": index < 0}
-        )
+        user_id_out = user_id if user is None else user
+        return JSONResponse({"user": user_id_out, "items": _scored(answer, asked), "fallback": index < 0})
 
     @app.post(
         "/recommend",
@@ -366,7 +430,8 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
         summary="Top-n items for a visitor (or a known user with newer interactions) from their history; "
         "without one, the most popular.",
     )
-    async def recommend_visitor(body: RecommendRequest | None = None) -> JSONResponse:
+    async def recommend_visitor(body: RecommendRequest | None = None, fields: Fields = None) -> JSONResponse:
+        asked = parse_fields(fields, has_names)
         body = body or RecommendRequest()
         history = body.history or []
         indices = items.indices(history)
@@ -395,7 +460,7 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
             fallback = True
             answer = ranker.popular(body.n, exclude)
         return JSONResponse(
-            {"items": _scored(answer), "fallback": fallback, "unknown_items": unknown, "warnings": []}
+            {"items": _scored(answer, asked), "fallback": fallback, "unknown_items": unknown, "warnings": []}
         )
 
     @app.get(
@@ -405,9 +470,10 @@ def _add_routes(app: "FastAPI", ranker: RequestRanker, batcher: Batcher, metadat
         summary="The n items nearest to an item (cosine of the item embeddings), itself excluded.",
     )
     async def similar(
-        item_id: Annotated[str, PathParam(description="An item id.")], n: N = 10
+        item_id: Annotated[str, PathParam(description="An item id.")], n: N = 10, fields: Fields = None
     ) -> JSONResponse:
+        asked = parse_fields(fields, has_names)
         item, index = _path_id(items, "item_id", item_id)
         if index < 0:
             return _error(404, f"unknown item {quoted(item_id)}: the model knows {len(items):,} items.")
-        return JSONResponse({"item": item, "items": _scored(await ranked("similar", (index, n)))})
+        return JSONResponse({"item": item, "items": _scored(await ranked("similar", (index, n)), asked)})

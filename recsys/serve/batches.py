@@ -56,10 +56,18 @@ class RequestRanker:
             getattr(recommender, index)  # built now, not on the first request
         recommender.warm_up(MAX_BATCH)  # the history tower compiled for every batch size, likewise
         self.item_ids = self.items.python_ids
+        names = recommender.bundle.item_names
+        self.item_names: list | None = None if names is None else names.to_list()
 
-    def _scored(self, top: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[Any, float]]:
-        """[(item id, score), ...] of one ranked row, padding left out, at most n."""
-        return [(self.item_ids[i], float(s)) for i, s in zip(top[:n].tolist(), scores[:n].tolist()) if i >= 0]
+    def _scored(self, top: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[Any, float, Any]]:
+        """[(item id, score, name), ...] of one ranked row, padding left out, at most n; the name
+        is the item's display name (None where unnamed or the model has no names)."""
+        names = self.item_names
+        return [
+            (self.item_ids[i], float(s), None if names is None else names[i])
+            for i, s in zip(top[:n].tolist(), scores[:n].tolist())
+            if i >= 0
+        ]
 
     def _exclusions(self, excluded: list[Excluded]) -> sp.csr_matrix | None:
         """queries x items matrix of each query's excluded items (None when no query has any)."""
@@ -67,7 +75,7 @@ class RequestRanker:
             return None
         return rows_matrix([sorted(items) for items in excluded], len(self.items))
 
-    def popular(self, n: int, exclude: Excluded = frozenset()) -> list[tuple[Any, float]]:
+    def popular(self, n: int, exclude: Excluded = frozenset()) -> list[tuple[Any, float, Any]]:
         """The n most popular items (training interactions), none of `exclude` (indices)."""
         top, scores = self.recommender.rank_popular(1, n, self._exclusions([exclude]))
         return self._scored(top[0], scores[0], n)
@@ -117,7 +125,7 @@ class RequestRanker:
 
     def features(
         self, features: dict, n: int, history: list[int], exclude: Excluded = frozenset()
-    ) -> list[tuple[Any, float]]:
+    ) -> list[tuple[Any, float, Any]]:
         """For a new user's feature record (and known history item indices, maybe none): the top-n
         items through the user tower's feature path, the history and `exclude` left out."""
         histories = rows_matrix([history], len(self.items)) if history else None

@@ -211,11 +211,16 @@ class Recommender(ItemRanking):
         counts = valid.sum(axis=1)
         bounds = np.concatenate(([0], np.cumsum(counts)))
         flat_scores = scores[valid].astype(np.float64).tolist()
+        names = self.bundle.item_names
+        flat_names = [] if names is None else names.gather(top[valid]).to_list()
         return Recommendations(
             queries=queries,
             items=[ids[bounds[q] : bounds[q + 1]] for q in range(len(queries))],
             scores=[flat_scores[bounds[q] : bounds[q + 1]] for q in range(len(queries))],
             fallback=fallback.tolist(),
+            names=[flat_names[bounds[q] : bounds[q + 1]] for q in range(len(queries))]
+            if names is not None
+            else [],
         )
 
     # --- histories in external ids ------------------------------------------------------------
@@ -449,7 +454,8 @@ class Recommender(ItemRanking):
         once; `save` keeps them (the model's item tables grow by these rows).
 
         Args:
-            item_features: `{item_id: {feature: value}}` or a DataFrame with an `id` column.
+            item_features: `{item_id: {feature: value}}` or a DataFrame with an `id` column; the
+                `item_name_column` (if the model has names) gives the new items' names.
 
         Returns:
             The number of items added.
@@ -484,7 +490,10 @@ class Recommender(ItemRanking):
                 f"item id(s) {new_ids.filter(pl.Series(known)).head(5).to_list()} are already in the "
                 "catalogue."
             )
-        table = bundle.item_encoder.transform_records(records, ignore=("id",))
+        name_column = bundle.config.item_name_column  # a display name, never a feature
+        table = bundle.item_encoder.transform_records(
+            records, ignore=("id", *([name_column] if name_column else []))
+        )
         combined = pl.concat([vocab.ids, new_ids])
         order = combined.arg_sort().to_numpy()  # new index -> position in (old items, then new ones)
 
@@ -498,6 +507,19 @@ class Recommender(ItemRanking):
                 item_vocab=Vocabulary(combined.gather(order), "item"),
                 seen=grown(bundle.seen),
                 disliked=None if bundle.disliked is None else grown(bundle.disliked),
+                item_names=None if bundle.item_names is None else self._grown_names(records, order),
             )
         )
         return len(ids)
+
+    def _grown_names(self, records: list[dict], order: np.ndarray) -> pl.Series:
+        """The item names with the new items' appended (from their `item_name_column`, null where
+        they have none), in the grown catalogue's order."""
+        column, names = self.bundle.config.item_name_column, self.bundle.item_names
+        assert names is not None
+        new = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
+        if column in new.columns:
+            added = new[column].cast(pl.String)
+        else:
+            added = pl.repeat(None, len(records), dtype=pl.String, eager=True)
+        return pl.concat([names.cast(pl.String), added.rename(names.name)]).gather(order)

@@ -63,8 +63,11 @@ class RecommendRequest(BaseModel):
 class ScoredItem(BaseModel):
     item: Id
     score: float | None = Field(
-        description="The model's affinity (dot product of the embeddings); for a fallback, the "
-        "item's number of training interactions; for similar items, the cosine."
+        description="The model's affinity (dot product of the embeddings); null for the most popular "
+        "items of a fallback; for similar items, the cosine."
+    )
+    name: str | None = Field(
+        default=None, description="The item's display name (only with `?fields=name`; null where unnamed)."
     )
 
 
