@@ -159,6 +159,11 @@ class Config:
         "report, similar_items and the jsonl/parquet recommendations, kept in the model bundle for "
         "the Python API (`names`) and the service (`?fields=name`); never a model feature.",
     )
+    user_name_column: Name | None = _f(
+        None,
+        "Column of the user feature table holding each user's name: shown in the report's sample "
+        "users and as `user_name` in the jsonl/parquet recommendations; never a model feature.",
+    )
     feature_types: dict[str, FeatureType] = _f(
         {}, "Feature name -> its type; undeclared features are inferred (and the inference printed)."
     )

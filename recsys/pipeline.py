@@ -36,7 +36,7 @@ import polars as pl
 from recsys.actions import ACTION_NAMES, DEFAULT_SEQUENCE
 from recsys.config import Config
 from recsys.data.experiment import Experiment
-from recsys.data.names import check_name_column, item_names
+from recsys.data.names import check_name_column, display_names
 from recsys.data.raw import SCORE, TIMESTAMP
 from recsys.errors import ConfigError, UsageError
 from recsys.eval.compare import compare_models as compare
@@ -257,15 +257,17 @@ def compute_predictions(experiment: Experiment) -> dict:
     known_top, known_scores = recommender.rank_users(np.arange(len(recommender.user_vocab)), config.top_n)
     served = np.full(len(known_top), "model", dtype=object)
     other_ids, other_top, other_scores, other_served = _users_outside_the_model(experiment, recommender)
+    user_ids = pl.concat([recommender.user_vocab.ids, other_ids.cast(recommender.user_vocab.ids.dtype)])
     summary = write_recommendations(
         config.recommendations_fpath,
-        pl.concat([recommender.user_vocab.ids, other_ids.cast(recommender.user_vocab.ids.dtype)]),
+        user_ids,
         np.concatenate([known_top, other_top]),
         np.concatenate([known_scores, other_scores]),
         recommender.item_vocab,
         fmt=config.recommendations_format,
         served_by=np.concatenate([served, other_served]),
-        item_names=_item_names(experiment, recommender),
+        item_names=_names(experiment, "item", recommender.item_vocab.ids),
+        user_names=_names(experiment, "user", user_ids),
     )
     empty = summary.get("users_with_empty_lists")
     say(
@@ -322,14 +324,15 @@ def _users_outside_the_model(
     return users, top, scores, np.where(fallback, "popular", kind).astype(object)
 
 
-def _item_names(experiment: Experiment, recommender: Recommender) -> pl.Series | None:
-    """The items' display names (`item_name_column`) in the model's item order, or None."""
-    column = experiment.config.item_name_column
+def _names(experiment: Experiment, side: str, ids: pl.Series) -> pl.Series | None:
+    """The display names (`item_name_column` / `user_name_column`) of `ids`, in their order, or None."""
+    column = getattr(experiment.config, f"{side}_name_column")
     if column is None:
         return None
-    table = experiment.raw.item_features
-    check_name_column(table, column, experiment.raw.item_features_source)
-    return item_names(table, recommender.item_vocab, column)
+    raw = experiment.raw
+    table = raw.item_features if side == "item" else raw.user_features
+    check_name_column(table, column, getattr(raw, f"{side}_features_source"), side=side)
+    return display_names(table, ids, column)
 
 
 def similar_items(experiment: Experiment) -> dict:
@@ -343,7 +346,7 @@ def similar_items(experiment: Experiment) -> dict:
         recommender.item_vocab,
         top_items,
         top_scores,
-        item_names=_item_names(experiment, recommender),
+        item_names=_names(experiment, "item", recommender.item_vocab.ids),
     )
     say(
         f"Wrote the {config.similar_items_n} most similar items of {plural(n_items, 'item')} "

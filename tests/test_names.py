@@ -3,6 +3,7 @@ similar_items.json, first among the report's item columns, never a model feature
 error naming the setting when the column is not there."""
 
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,7 @@ from recsys.errors import ConfigError
 from recsys.pipeline import run_actions
 
 
-def named_run(tmp_path, fmt: str, **settings):
+def named_run(tmp_path, fmt: str, users_table: pl.DataFrame | None = None, **settings):
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(40), 6)
     items = np.concatenate([rng.choice(20, 6, replace=False) for _ in range(40)])
@@ -34,7 +35,7 @@ def named_run(tmp_path, fmt: str, **settings):
         similar_items_fpath=str(tmp_path / "similar_items.json"), report_fpath=str(tmp_path / "report.html"),
         **{"item_name_column": "title", **settings},
     )  # fmt: skip
-    experiment = Experiment(config, lambda: (frame, None, titles))
+    experiment = Experiment(config, lambda: (frame, users_table, titles))
     run_actions(["train_production_model", "compute_predictions", "similar_items"], experiment)
     return config, experiment, dict(zip(titles["id"].to_list(), titles["title"].to_list()))
 
@@ -114,3 +115,22 @@ def test_the_bundle_keeps_the_names_for_the_api_and_the_service(tmp_path):
     status, body = asgi_request(create_app(unnamed), "GET", "/similar/105", query=b"fields=name")
     assert status == 400 and "no item names; set item_name_column" in body["error"], body
     assert unnamed.similar_items([105], n=2).names == []
+
+
+def test_user_names_are_a_column_of_the_outputs_and_head_the_reports_users(tmp_path):
+    from recsys.report.sections import users_section
+
+    people = pl.DataFrame(
+        {"id": np.arange(40), "name": [f"Person {u}" for u in range(40)], "group": ["x", "y"] * 20}
+    )
+    config, experiment, _ = named_run(tmp_path, "jsonl", users_table=people, user_name_column="name")
+    rows = pl.read_ndjson(config.recommendations_fpath)
+    assert rows.columns == ["user", "user_name", "rank", "item", "score", "name", "served_by"]
+    assert rows["user_name"].to_list() == [f"Person {u}" for u in rows["user"].to_list()]
+    encoder = experiment.features.user_encoder
+    assert encoder is not None and "name" not in encoder.input_columns and "group" in encoder.input_columns
+    html = users_section(config, experiment)
+    headings = re.findall(r"<h3>User (\d+) \(Person \1\) — group [xy]</h3>", html)
+    assert len(headings) >= 3 and len(headings) == html.count("<h3>User "), html[:2000]
+    with pytest.raises(ConfigError, match=r"'user_name_column' is 'nick', which is not a column .*'name'"):
+        named_run(tmp_path / "again", "jsonl", users_table=people, user_name_column="nick")

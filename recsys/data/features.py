@@ -369,7 +369,7 @@ def encode_tables(user_frame: pl.DataFrame | None, item_frame: pl.DataFrame | No
             say(f"{kind} features present but use_{kind}_features=False: not used.")
             results[kind] = (None, None)
             continue
-        name_column = getattr(config, "item_name_column", None) if kind == "item" else None
+        name_column = getattr(config, f"{kind}_name_column", None)
         if name_column is not None and name_column in frame.columns:  # a display name, not a feature
             frame = frame.drop(name_column)
         types = {column: kind_ for column, kind_ in feature_types.items() if column in frame.columns}

@@ -249,6 +249,7 @@ def prepare(raw: RawData, config: Config) -> PreparedData:
     """Merge duplicates, drop negative scores, filter by minimum counts (until stable), index, and
     align features."""
     check_name_column(raw.item_features, config.item_name_column, raw.item_features_source)
+    check_name_column(raw.user_features, config.user_name_column, raw.user_features_source, side="user")
     frame = raw.interactions
     n_input = frame.height
     say(f"Preparing {plural(n_input, 'interaction')} from {raw.source}")

@@ -49,7 +49,7 @@ import scipy.sparse as sp
 from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.features import FeatureEncoder
-from recsys.data.names import item_names
+from recsys.data.names import display_names
 from recsys.data.vocabulary import Vocabulary
 from recsys.errors import ArtifactError, one_line
 from recsys.files import atomic_directory, json_ready, recover_directory
@@ -129,8 +129,8 @@ class ModelBundle:
             metrics={**metrics, "data": prepared.report, "identity": experiment.identity},
             history=dict(history or {}),
             disliked=prepared.disliked,
-            item_names=item_names(
-                experiment.raw.item_features, prepared.item_vocab, experiment.config.item_name_column
+            item_names=display_names(
+                experiment.raw.item_features, prepared.item_vocab.ids, experiment.config.item_name_column
             ),
         )
 

@@ -284,7 +284,10 @@ def users_section(config: Config, experiment: Experiment | None) -> str:
     for user in users:
         recommended = lists[user]
         title = f"User {user}"
-        details = user_rows.get(user)
+        details = dict(user_rows.get(user) or {})
+        name = details.pop(config.user_name_column, None) if config.user_name_column else None
+        if name is not None:
+            title += f" ({short_text(name)})"
         if details:
             shown = list(details.items())[: FEATURE_COLUMNS + 1]
             title += " — " + ", ".join(f"{k} {short_text(v)}" for k, v in shown)

@@ -127,11 +127,14 @@ def _rows_frame(
     round_scores: bool,
     served_by: np.ndarray | None = None,
     item_names: pl.Series | None = None,
+    user_names: pl.Series | None = None,
 ) -> pl.DataFrame:
     rows, ranks, item_idx, score = _flatten(items, scores)
     values = pl.Series("score", _rounded(score) if round_scores else score.astype(np.float32)).fill_nan(None)
-    columns = {
-        "user": user_ids.gather(rows),
+    columns = {"user": user_ids.gather(rows)}
+    if user_names is not None:
+        columns["user_name"] = user_names.cast(pl.String).gather(rows)
+    columns |= {
         "rank": pl.Series(ranks, dtype=pl.Int32),
         "item": vocab.ids.gather(item_idx),
         "score": values,
@@ -152,12 +155,14 @@ def write_recommendations(
     fmt: str = "json",
     served_by: np.ndarray | None = None,
     item_names: pl.Series | None = None,
+    user_names: pl.Series | None = None,
 ) -> dict:
     """Write each user's ranked items (rows of `top_items`, item indices, -1 padded) atomically.
 
-    `served_by` (one label per user, e.g. 'model', 'fold_in', 'popular') and `item_names` (one
-    display name per item of the vocabulary, `recsys.data.names`) become columns of the jsonl and
-    parquet rows (`served_by`, `name`); the JSON keeps the seed's shape. Returns {"users",
+    `served_by` (one label per user, e.g. 'model', 'fold_in', 'popular'), `item_names` (one
+    display name per item of the vocabulary, `recsys.data.names`) and `user_names` (one per user of
+    `user_ids`) become columns of the jsonl and parquet rows (`served_by`, `name`, `user_name`);
+    the JSON keeps the seed's shape. Returns {"users",
     "users_with_empty_lists", "path", "format"}; users with no items left get an empty list in JSON
     and no rows in jsonl/parquet, and are counted either way.
     """
@@ -178,10 +183,14 @@ def write_recommendations(
             with open(tmp, "wb") as handle:
                 _write_json(handle, user_ids, top_items, top_scores, item_vocab)
         elif fmt == "jsonl":
-            rows = _rows_frame(user_ids, top_items, top_scores, item_vocab, True, served_by, item_names)
+            rows = _rows_frame(
+                user_ids, top_items, top_scores, item_vocab, True, served_by, item_names, user_names
+            )
             rows.write_ndjson(tmp)
         else:
-            rows = _rows_frame(user_ids, top_items, top_scores, item_vocab, False, served_by, item_names)
+            rows = _rows_frame(
+                user_ids, top_items, top_scores, item_vocab, False, served_by, item_names, user_names
+            )
             rows.write_parquet(tmp)
     return {"users": len(user_ids), "users_with_empty_lists": empty, "path": str(path), "format": fmt}
 
