@@ -82,7 +82,7 @@ from recsys.config_loading import parse_override
 from recsys.data.interactions import Interactions
 from recsys.errors import DataError, RecsysError
 from recsys.eval.ease import EASE
-from recsys.eval.evaluation import Scorer, embedding_scorer, evaluate_per_user
+from recsys.eval.evaluation import Scorer, evaluate_per_user
 from recsys.eval.ials import IALS
 from recsys.eval.intervals import paired_bootstrap
 from recsys.eval.popular import MostPopular
@@ -234,8 +234,7 @@ def two_tower_row(
     validation, then retrained on all of train. It gets whatever the split's interactions hold:
     scores, timestamps (recency weighting). The row is the mean over the seeds; each test user's
     value the mean of the seeds' values for that user."""
-    from recsys.eval.validation import fit_with_validation
-    from recsys.model.towers import compute_embeddings
+    from recsys.eval.validation import fit_with_validation, model_scorer
     from recsys.model.training import build_model, fit
 
     n_users, n_items = splits.train.n_users, splits.train.n_items
@@ -258,7 +257,7 @@ def two_tower_row(
             return model, chosen.best_epoch
 
         (model, epochs), seconds, mem = measured(fits)
-        scorer = embedding_scorer(compute_embeddings(model, "user"), compute_embeddings(model, "item"))
+        scorer = model_scorer(model, matrix(splits.train), config.popularity_bias)
         runs.append((scored_row("", scorer, splits, seconds, mem), epochs))
     rows = [row for row, _ in runs]
     means = {key: float(np.mean([row.metrics[key] for row in rows])) for key in rows[0].metrics}

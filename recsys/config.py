@@ -270,6 +270,13 @@ class Config:
         "Weight positives by exp(r*(p-1)), p the time-rank percentile in the user's history; "
         "0: off; None: 2.0 when timestamps exist and the split is by time, else 0.",
     )
+    popularity_bias: NonNegativeFloat = _f(
+        0.0,
+        "Weight of the items' popularity added to every score of the model when it ranks: "
+        "affinity + w * (log(1 + item's training interactions) - its mean), for known users, "
+        "histories read by the history tower and users given by features (the validation metrics "
+        "too; not similar items, and the id tower's fold-in keeps its own prior). 0: off.",
+    )
     embedding_l2: NonNegativeFloat = _f(0.0, "L2 penalty on the id embeddings.")
     id_dropout: Annotated[float, Ge(0), Lt(1)] = _f(
         0.1,

@@ -152,6 +152,20 @@ def test_general_inner_product_with_unequal_norms(faiss):
     assert not IVFIndex(clustered()[0]).augmented  # one norm: no extra coordinate
 
 
+def test_a_biased_ann_index_ranks_as_the_exact_index_with_the_bias(faiss):
+    from recsys.ranking.popularity import BiasedIndex
+
+    items, users = clustered()
+    bias = np.random.default_rng(4).normal(0.0, 0.5, items.shape[0]).astype(np.float32)
+    seen = seen_matrix(users, items)
+    exact = ExactIndex(items, bias)
+    made = make_index(items, kind="ann", item_bias=bias, n_probe=10**6)
+    assert isinstance(made, BiasedIndex) and made.kind == "ann+bias" and made.inner.dim == items.shape[1] + 1
+    assert_matches_exact(made.search(users, 20, seen), exact.search(users, 20, seen))
+    assert not np.array_equal(exact.search(users, 20)[0], ExactIndex(items).search(users, 20)[0])
+    assert make_index(items, kind="exact", item_bias=bias).item_bias is not None
+
+
 def test_catalogue_smaller_than_k(faiss):
     items, users = clustered(n_items=30, n_users=5)
     seen = sp.csr_matrix(([1.0, 1.0, 1.0], ([0, 0, 3], [2, 7, 29])), shape=(5, 30))

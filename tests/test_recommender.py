@@ -107,6 +107,35 @@ def test_fold_in_scores_are_the_mean_embedding_plus_the_popularity_prior(planted
     assert np.allclose(many.scores[0], answer.scores[0], atol=1e-4)
 
 
+@pytest.mark.parametrize("tower", ["id", "history"])
+def test_popularity_bias_is_added_to_every_model_score_and_to_the_validation_metrics(tower):
+    """With popularity_bias w, a known user's, a history's (history tower) and the validation
+    metrics' scores are the affinity plus w x centred log(1 + training interactions)."""
+    from recsys.eval.validation import model_scorer
+    from recsys.ranking.popularity import item_counts, popularity_prior
+
+    data, _, _ = community_interactions(n_users=60, n_items=40, per_user=6, seed=2)
+    frame = pl.DataFrame({"user": data.users, "item": data.items, "time": np.arange(len(data.users))})
+    settings = {**SETTINGS, "max_epochs": 2, "user_tower": tower, "popularity_bias": 0.5}
+    model = Recommender.fit(frame, config=Config(**settings, timestamp_column="time"))
+    prior = 0.5 * popularity_prior(item_counts(model.bundle.seen))
+    assert np.ptp(prior) > 0
+    affinity = model.user_vectors @ model.item_vectors.T
+    answer = model.recommend(model.user_vocab.ids.to_list()[:5], n=8)
+    for user in range(5):
+        index = model.item_vocab.indices_of(pl.Series(answer.items[user]))
+        assert np.allclose(answer.scores[user], affinity[user, index] + prior[index], atol=1e-4)
+    scorer = model_scorer(model.bundle.model, model.bundle.seen, 0.5)  # what validation measures
+    assert np.allclose(scorer(np.arange(5)), affinity[:5] + prior, atol=1e-4)
+    if tower == "history":
+        history = model.item_vocab.ids.to_list()[:3]
+        served = model.recommend_from_history(history, n=5)
+        windows = model.windows(np.zeros(3, np.int64), np.arange(3), 1)
+        vector = model.encode_histories(windows)[0]
+        index = model.item_vocab.indices_of(pl.Series(served.items[0]))
+        assert np.allclose(served.scores[0], model.item_vectors[index] @ vector + prior[index], atol=1e-4)
+
+
 def test_candidates_and_similar_items(planted):
     model, _, _, item_group = planted
     candidates = [1000, 1001, 1002, 1003]

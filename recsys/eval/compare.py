@@ -20,14 +20,13 @@ import polars as pl
 from recsys.data.experiment import Experiment
 from recsys.errors import RecsysError
 from recsys.eval.baselines import TUNED_BASELINES, TuningData
-from recsys.eval.evaluation import embedding_scorer, evaluate_per_user
+from recsys.eval.evaluation import evaluate_per_user
 from recsys.eval.intervals import RelativeDifference, paired_bootstrap
 from recsys.eval.popular import MostPopular
-from recsys.eval.validation import fit_on_split
+from recsys.eval.validation import fit_on_split, model_scorer
 from recsys.files import atomic_path, atomic_write_text
 from recsys.layout import RunLayout
 from recsys.log import duration, say
-from recsys.model.towers import compute_embeddings
 
 __all__ = [
     "INTERVAL_METRICS",
@@ -126,9 +125,7 @@ def two_tower_row(name: str, experiment: Experiment, with_features: bool, ks: li
     say(f"Training the {name} on the validation split (one line per epoch, with the time left)")
     config = experiment.config.replace(metrics_k=ks)
     result = fit_on_split(experiment, config, with_features=with_features)
-    scorer = embedding_scorer(
-        compute_embeddings(result.model, "user"), compute_embeddings(result.model, "item")
-    )
+    scorer = model_scorer(result.model, experiment.train_matrix, config.popularity_bias)
     data = TuningData(
         experiment.train_matrix, experiment.validation_matrix, ks, config.seed, experiment.split.train
     )

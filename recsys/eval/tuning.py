@@ -41,6 +41,7 @@ def suggest(trial, config: Config, has_scores: bool, has_timestamps: bool) -> di
         "learning_rate": between("learning_rate", 1e-3, 1e-2, config.learning_rate, log=True),
         "batch_size": choice("batch_size", [512, 1024, 2048]),
         "embedding_l2": choice("embedding_l2", [0.0, 1e-7, 1e-6]),
+        "popularity_bias": between("popularity_bias", 0.0, 1.0, config.popularity_bias),
     }
     if has_scores:
         changes["use_scores_as_weights"] = choice("use_scores_as_weights", [True, False])

@@ -28,41 +28,73 @@ import scipy.sparse as sp
 from recsys.config import Config
 from recsys.data.experiment import Experiment
 from recsys.data.interactions import Interactions
-from recsys.eval.evaluation import embedding_scorer, evaluate
+from recsys.eval.evaluation import Scorer, embedding_scorer, evaluate
 from recsys.eval.popular import MostPopular
 from recsys.log import say, warn
 from recsys.metric_names import metric_names
 from recsys.model.callbacks import EpochMetrics
 from recsys.model.towers import EmbeddingModel, compute_embeddings
 from recsys.model.training import TrainingResult, build_model, fit
+from recsys.ranking.popularity import item_counts, popularity_prior
 
 __all__ = [
     "evaluate_model",
     "fit_choosing_tower",
     "fit_on_split",
     "fit_with_validation",
+    "model_scorer",
     "most_popular_metrics",
     "still_rising",
 ]
 
 
 def evaluate_model(
-    model: EmbeddingModel, train_matrix: sp.csr_matrix, heldout_matrix: sp.csr_matrix, ks: list[int]
+    model: EmbeddingModel,
+    train_matrix: sp.csr_matrix,
+    heldout_matrix: sp.csr_matrix,
+    ks: list[int],
+    popularity_bias: float = 0.0,
 ) -> dict:
-    """Ranking metrics of a two-tower model on held-out interactions.
+    """Ranking metrics of a two-tower model on held-out interactions, scored as it is served.
 
     Args:
         model: The model (its embeddings are computed afresh).
         train_matrix: users x items, the items each user's ranking excludes.
         heldout_matrix: users x items, the held-out interactions to find.
         ks: The cut-offs K.
+        popularity_bias: The config's `popularity_bias`: its weight times the popularity prior of
+            `train_matrix`'s items is added to every score (`model_scorer`).
 
     Returns:
         Metric name -> value, and `"users"`: the number of users averaged over.
     """
-    users = compute_embeddings(model, "user")
-    items = compute_embeddings(model, "item")
-    return evaluate(embedding_scorer(users, items), train_matrix, heldout_matrix, ks)
+    return evaluate(model_scorer(model, train_matrix, popularity_bias), train_matrix, heldout_matrix, ks)
+
+
+def model_scorer(model: EmbeddingModel, train_matrix: sp.csr_matrix, popularity_bias: float = 0.0) -> Scorer:
+    """The scorer of a two-tower model as `recsys.serve.item_ranking.ItemRanking` ranks known users:
+    the dot product of the embeddings, plus `popularity_bias` times the popularity prior of the
+    training items (`recsys.ranking.popularity`).
+
+    Args:
+        model: The model (its embeddings are computed afresh).
+        train_matrix: users x items, the training interactions (the items' popularity).
+        popularity_bias: The prior's weight (0: none).
+
+    Returns:
+        The scorer (user indices -> scores).
+
+    Example:
+        >>> import numpy as np
+        >>> model = EmbeddingModel(n_users=2, n_items=3, embedding_dim=4)
+        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0]], np.float32))
+        >>> plain, biased = model_scorer(model, seen), model_scorer(model, seen, 0.5)
+        >>> lift = biased(np.arange(2)) - plain(np.arange(2))
+        >>> bool(lift[0, 0] > lift[0, 1] > lift[0, 2])  # item 0 is the most popular, item 2 unseen
+        True
+    """
+    bias = popularity_bias * popularity_prior(item_counts(train_matrix)) if popularity_bias else None
+    return embedding_scorer(compute_embeddings(model, "user"), compute_embeddings(model, "item"), bias)
 
 
 def fit_with_validation(
@@ -93,7 +125,8 @@ def fit_with_validation(
     seen = train.user_item_matrix() if train_matrix is None else train_matrix
     heldout = validation.user_item_matrix() if validation_matrix is None else validation_matrix
     ks = list(config.metrics_k)
-    metrics = EpochMetrics(lambda trained: evaluate_model(trained, seen, heldout, ks), metric_names(ks))
+    bias = config.popularity_bias
+    metrics = EpochMetrics(lambda trained: evaluate_model(trained, seen, heldout, ks, bias), metric_names(ks))
     result = fit(model, train, config, epoch_metrics=metrics, **options)
     if options.get("log_epochs", True) and still_rising(result, config):
         warn(

@@ -24,6 +24,7 @@ import numpy as np
 from recsys.errors import ConfigError
 from recsys.ranking.exact import SMALL_BATCH, ExactIndex, RetrievalIndex, ScorerIndex, VectorIndex
 from recsys.ranking.ivf import IVFIndex, default_n_lists, default_n_probe
+from recsys.ranking.popularity import BiasedIndex
 
 __all__ = [
     "ANN_OPTIONS",
@@ -53,6 +54,7 @@ def make_index(
     kind: str = "auto",
     exact_max_items: int = AUTO_EXACT_MAX_ITEMS,
     n_threads: int | None = None,
+    item_bias: np.ndarray | None = None,
     **ann_options: Any,
 ) -> VectorIndex:
     """A retrieval index over item vectors.
@@ -63,6 +65,8 @@ def make_index(
             "auto": exact up to `exact_max_items` items, approximate above.
         exact_max_items: The size up to which "auto" is exact.
         n_threads: Threads for large batches (default: one per core).
+        item_bias: One score per item added to every query's (`popularity_bias`), or None; the
+            approximate index holds it as one more column (`recsys.ranking.popularity.BiasedIndex`).
         **ann_options: For the approximate index: n_lists, n_probe, max_overfetch, seed.
 
     Returns:
@@ -80,5 +84,9 @@ def make_index(
         raise ConfigError(f"option {sorted(ann_options)[0]!r} applies to kind='ann' (or 'auto') only")
     n_items = np.shape(item_vectors)[0] if np.ndim(item_vectors) == 2 else 0
     if kind == "exact" or (kind == "auto" and n_items <= exact_max_items):
-        return ExactIndex(item_vectors, n_threads=n_threads)
+        return ExactIndex(item_vectors, item_bias, n_threads=n_threads)
+    if item_bias is not None:
+        return BiasedIndex(
+            item_vectors, item_bias, lambda vectors: IVFIndex(vectors, n_threads=n_threads, **ann_options)
+        )
     return IVFIndex(item_vectors, n_threads=n_threads, **ann_options)

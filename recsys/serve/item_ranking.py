@@ -30,6 +30,7 @@ from recsys.errors import DataError
 from recsys.model.bundle import ModelBundle
 from recsys.ranking.exact import ExactIndex, VectorIndex
 from recsys.ranking.index import make_index
+from recsys.ranking.popularity import popularity_prior
 from recsys.ranking.selection import union
 from recsys.ranking.similarity import similar_items, unit_rows
 
@@ -60,10 +61,11 @@ class ItemRanking:
         self.bundle = bundle
         # Training interactions per item: the popularity fallback's ranking and scores.
         self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
-        log_popularity = np.log1p(self.popularity)
-        self._fold_in_prior = (FOLD_IN_POPULARITY_WEIGHT * (log_popularity - log_popularity.mean())).astype(
-            np.float32
-        )
+        prior = popularity_prior(self.popularity)
+        self._fold_in_prior = (FOLD_IN_POPULARITY_WEIGHT * prior).astype(np.float32)
+        weight = float(getattr(bundle.config, "popularity_bias", 0.0))
+        # Added to every score of the model (`popularity_bias`), None when it adds nothing.
+        self.item_bias = (weight * prior).astype(np.float32) if weight else None
         self._indexes: dict[str, VectorIndex] = {}
 
     # --- the indexes --------------------------------------------------------------------------
@@ -83,24 +85,32 @@ class ItemRanking:
         since an approximate index takes seconds to a minute to build."""
         if "users" not in self._indexes:
             choice = self._index_choice
-            self._indexes["users"] = (
-                choice if isinstance(choice, VectorIndex) else make_index(self.item_vectors, kind=choice)
-            )
+            if isinstance(choice, VectorIndex):
+                if self.item_bias is not None and getattr(choice, "item_bias", None) is None:
+                    raise DataError(
+                        "this model adds a popularity bias to its scores (popularity_bias), which the "
+                        "given index lacks: pass index='ann' or 'exact', or build it with "
+                        "make_index(..., item_bias=recommender.item_bias)."
+                    )
+                self._indexes["users"] = choice
+            else:
+                self._indexes["users"] = make_index(self.item_vectors, kind=choice, item_bias=self.item_bias)
         return self._indexes["users"]
 
     @property
     def exact_index(self) -> ExactIndex:
-        """Every item scored by the dot product with its embedding."""
+        """Every item scored by the dot product with its embedding (plus `item_bias`)."""
         if "exact" not in self._indexes:
             index = self.index
-            self._indexes["exact"] = index if isinstance(index, ExactIndex) else ExactIndex(self.item_vectors)
+            exact = index if isinstance(index, ExactIndex) else ExactIndex(self.item_vectors, self.item_bias)
+            self._indexes["exact"] = exact
         return self._indexes["exact"]  # type: ignore[return-value]
 
     @property
     def fold_in_index(self) -> ExactIndex:
         """The exact index with the fold-in popularity prior as each item's bias (see `fold_in`)."""
         if "fold_in" not in self._indexes:
-            self._indexes["fold_in"] = self.exact_index.with_item_bias(self._fold_in_prior)
+            self._indexes["fold_in"] = self.exact_index.with_item_bias(self._fold_in_prior)  # not item_bias
         return self._indexes["fold_in"]  # type: ignore[return-value]
 
     @property
