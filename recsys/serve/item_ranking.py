@@ -1,8 +1,10 @@
 """Ranking in item indices: the indexes of a model bundle and one index search per kind of query.
 
 `ItemRanking` holds a bundle's indexes, each built on first use: the item embeddings' index
-(exact, or approximate for large catalogues) for known users, the same vectors with the fold-in
-prior as a per-item bias for histories, the unit item vectors for similar items, the popularity
+(exact, or approximate for large catalogues; with `popularity_bias`, the items' popularity prior
+times that weight as a per-item bias, `item_bias`) for known users, the history tower's histories
+and users given by features, the same vectors with the fold-in prior as a per-item bias for
+histories folded into the id tower, the unit item vectors for similar items, the popularity
 column for the fallback. Its `rank_*` methods answer queries in item indices with one
 `search(queries, k, exclude)` each; `recsys.serve.recommender.Recommender` (external ids),
 `compute_predictions` and the HTTP service all rank through them.
