@@ -9,7 +9,7 @@ from planted import community_interactions
 from recsys.config import Config
 from recsys.errors import DataError
 from recsys.log import messages_at, verbosity
-from recsys.ranking.exact import SMALL_BATCH
+from recsys.ranking.exact import SMALL_BATCH, ExactIndex
 from recsys.serve.recommender import Recommender
 
 SETTINGS = dict(
@@ -127,6 +127,10 @@ def test_popularity_bias_is_added_to_every_model_score_and_to_the_validation_met
         assert np.allclose(answer.scores[user], affinity[user, index] + prior[index], atol=1e-4)
     scorer = model_scorer(model.bundle.model, model.bundle.seen, 0.5)  # what validation measures
     assert np.allclose(scorer(np.arange(5)), affinity[:5] + prior, atol=1e-4)
+    with pytest.raises(DataError, match=r"adds a popularity bias .* which the given index lacks"):
+        Recommender(model.bundle, index=ExactIndex(model.item_vectors)).recommend(answer.queries[:1])
+    given = Recommender(model.bundle, index=ExactIndex(model.item_vectors, model.item_bias))
+    assert given.recommend(answer.queries[:2], n=8).items == answer.items[:2]
     if tower == "history":
         history = model.item_vocab.ids.to_list()[:3]
         served = model.recommend_from_history(history, n=5)
