@@ -14,11 +14,12 @@ ids, for many queries at once:
 - `add_items(features)`: new items embedded from their features, recommendable at once.
 
 Every answer is a `Recommendations`: per query, the item ids, their scores and whether it is a
-fallback (and, for a model with item names, their `names`). A score is the model's affinity of the query and the item (the dot product of the two
-embeddings: cosine / temperature with the default normalised embeddings), plus, for a history
-folded into the id tower, the popularity prior it is ranked by, and otherwise, with
-`popularity_bias`, that weight times the prior (`item_bias`); a similar item's score is the
-cosine of the two items; a popular fallback has no affinity to show, and its scores are NaN
+fallback (and, for a model with item names, their `names`). A score is the model's affinity of
+the query and the item (the dot product of the two embeddings: cosine / temperature with the
+default normalised embeddings), plus, for a history folded into the id tower, the popularity prior
+it is ranked by, and otherwise, with `popularity_bias`, that weight times the prior (`item_bias`);
+a similar item's score is the cosine of the two items; a popular fallback has no affinity to show,
+and its scores are NaN
 (null in the service and the files).
 
 Underneath, each of these is one call of a `recsys.ranking` index's `search(queries, k, exclude)`
