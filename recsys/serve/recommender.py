@@ -19,8 +19,7 @@ the query and the item (the dot product of the two embeddings: cosine / temperat
 default normalised embeddings), plus, for a history folded into the id tower, the popularity prior
 it is ranked by, and otherwise, with `popularity_bias`, that weight times the prior (`item_bias`);
 a similar item's score is the cosine of the two items; a popular fallback has no affinity to show,
-and its scores are NaN
-(null in the service and the files).
+and its scores are NaN (null in the service and the files).
 
 Underneath, each of these is one call of a `recsys.ranking` index's `search(queries, k, exclude)`
 through the `rank_*` methods in item indices that `Recommender` inherits from
