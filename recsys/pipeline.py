@@ -330,7 +330,7 @@ def _names(experiment: Experiment, side: str, ids: pl.Series) -> pl.Series | Non
     if column is None:
         return None
     raw = experiment.raw
-    table = raw.item_features if side == "item" else raw.user_features
+    table = getattr(raw, f"{side}_features")
     check_name_column(table, column, getattr(raw, f"{side}_features_source"), side=side)
     return display_names(table, ids, column)
 

@@ -430,10 +430,6 @@ def _load_verified(folder: Path) -> ModelBundle:
             raise ArtifactError(f"could not read {folder / F.DISLIKED}: {one_line(exc)}") from exc
         _checked_disliked(disliked, seen.shape, folder)
     encoders: dict[str, Any] = {}
-
-    def names_of(file: Path) -> pl.Series:
-        return _checked_names(pl.read_parquet(file)["name"], len(item_vocab), file)
-
     for side in ("user", "item"):
         if F.encoder(side) in manifest["files"]:
             encoders[side] = FeatureEncoder.load(folder / F.encoder(side))
@@ -447,7 +443,9 @@ def _load_verified(folder: Path) -> ModelBundle:
         item_encoder=encoders.get("item"),
         metrics=_read_optional(folder, F.METRICS, manifest, _read_metrics, {}),
         history=_read_optional(folder, F.HISTORY, manifest, _read_history, {}),
-        item_names=_read_optional(folder, F.ITEM_NAMES, manifest, names_of, None),
+        item_names=_read_optional(
+            folder, F.ITEM_NAMES, manifest, lambda file: _read_names(file, len(item_vocab)), None
+        ),
         manifest=manifest,
         disliked=disliked,
     )
@@ -458,6 +456,10 @@ def _read_metrics(path: Path) -> dict:
     if not isinstance(metrics, dict):
         raise ValueError(f"a JSON {type(metrics).__name__}, not an object")
     return metrics
+
+
+def _read_names(path: Path, n_items: int) -> pl.Series:
+    return _checked_names(pl.read_parquet(path)["name"], n_items, path)
 
 
 def _read_history(path: Path) -> dict:

@@ -227,11 +227,9 @@ class FullSoftmax(RetrievalTask):
     def logits(self, inputs, embeddings):
         return ops.matmul(embeddings["user"], ops.transpose(embeddings["catalogue"]))
 
-    def per_example_loss(self, logits, targets):
-        raise NotImplementedError("FullSoftmax computes its loss from the positives' ids (compute_loss)")
-
     def compute_loss(self, inputs, embeddings, targets=None, sample_weight=None):
-        """logsumexp of each row's logits minus its positive's logit, reduced with the weights."""
+        """logsumexp of each row's logits minus its positive's logit (read at the positives' ids,
+        which `per_example_loss` is not given), reduced with the weights."""
         logits = self.logits(inputs, embeddings)
         positives = ops.expand_dims(ops.cast(inputs["item"], "int32"), 1)
         positive = ops.squeeze(ops.take_along_axis(logits, positives, axis=1), 1)

@@ -42,6 +42,7 @@ __all__ = [
     "RetrievalIndex",
     "ScorerIndex",
     "VectorIndex",
+    "checked_item_bias",
 ]
 
 SMALL_BATCH = 64  # queries answered by one product on the calling thread (a served request)
@@ -128,6 +129,28 @@ class VectorIndex(RetrievalIndex):
         return f"{type(self).__name__}({self.n_items:,} items x {self.dim})"
 
 
+def checked_item_bias(item_bias: np.ndarray, n_items: int) -> np.ndarray:
+    """A per-item bias as contiguous float32, checked to hold one finite value per item.
+
+    Args:
+        item_bias: One score per item.
+        n_items: The catalogue's size.
+
+    Returns:
+        The bias, float32, shape (n_items,).
+
+    Example:
+        >>> checked_item_bias([0.5, 1], 2).tolist()
+        [0.5, 1.0]
+    """
+    bias = np.ascontiguousarray(item_bias, dtype=np.float32).reshape(-1)
+    if bias.shape[0] != n_items:
+        raise DataError(f"item_bias has {bias.shape[0]} values for {n_items} items")
+    if not np.isfinite(bias).all():
+        raise DataError("item biases contain NaN or infinite values; check the trained model")
+    return bias
+
+
 class ExactIndex(VectorIndex):
     """Every item scored: the dot product of each query with every item vector (plus
     `item_bias`, one score per item added to every query's, when given), then `top_k`.
@@ -165,14 +188,7 @@ class ExactIndex(VectorIndex):
         return other
 
     def _checked_bias(self, item_bias: np.ndarray | None) -> np.ndarray | None:
-        if item_bias is None:
-            return None
-        bias = np.ascontiguousarray(item_bias, dtype=np.float32).reshape(-1)
-        if bias.shape[0] != self.n_items:
-            raise DataError(f"item_bias has {bias.shape[0]} values for {self.n_items} items")
-        if not np.isfinite(bias).all():
-            raise DataError("item biases contain NaN or infinite values; check the trained model")
-        return bias
+        return None if item_bias is None else checked_item_bias(item_bias, self.n_items)
 
     def search(
         self, queries: np.ndarray, k: int, exclude: sp.spmatrix | sp.sparray | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.ranking.exact import ExactIndex, VectorIndex
+from recsys.ranking.exact import ExactIndex, VectorIndex, checked_item_bias
 
 __all__ = ["BiasedIndex", "item_counts", "popularity_prior"]
 
@@ -73,14 +73,9 @@ class BiasedIndex(VectorIndex):
         [[1, 0]]
     """
 
-    kind = "biased"
-
     def __init__(self, item_vectors: np.ndarray, item_bias: np.ndarray, make_inner=ExactIndex) -> None:
         super().__init__(item_vectors)
-        self.item_bias = ExactIndex(
-            self.item_vectors, item_bias
-        ).item_bias  # checked: one finite value per item
-        assert self.item_bias is not None
+        self.item_bias = checked_item_bias(item_bias, self.n_items)
         self.inner: VectorIndex = make_inner(np.hstack([self.item_vectors, self.item_bias[:, None]]))
         self.kind = f"{self.inner.kind}+bias"
 

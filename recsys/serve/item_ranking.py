@@ -32,7 +32,7 @@ from recsys.errors import DataError
 from recsys.model.bundle import ModelBundle
 from recsys.ranking.exact import ExactIndex, VectorIndex
 from recsys.ranking.index import make_index
-from recsys.ranking.popularity import popularity_prior
+from recsys.ranking.popularity import item_counts, popularity_prior
 from recsys.ranking.selection import union
 from recsys.ranking.similarity import similar_items, unit_rows
 
@@ -62,7 +62,7 @@ class ItemRanking:
         """Serve `bundle`: its embeddings (computed once, in the bundle) and the items' popularity."""
         self.bundle = bundle
         # Training interactions per item: the popularity fallback's ranking and scores.
-        self.popularity = np.asarray(bundle.seen.sum(axis=0), dtype=np.float32).ravel()
+        self.popularity = item_counts(bundle.seen)
         prior = popularity_prior(self.popularity)
         self._fold_in_prior = (FOLD_IN_POPULARITY_WEIGHT * prior).astype(np.float32)
         weight = float(getattr(bundle.config, "popularity_bias", 0.0))

@@ -508,16 +508,17 @@ class Recommender(ItemRanking):
                 item_vocab=Vocabulary(combined.gather(order), "item"),
                 seen=grown(bundle.seen),
                 disliked=None if bundle.disliked is None else grown(bundle.disliked),
-                item_names=None if bundle.item_names is None else self._grown_names(records, order),
+                item_names=None
+                if bundle.item_names is None
+                else self._grown_names(bundle.item_names, records, order),
             )
         )
         return len(ids)
 
-    def _grown_names(self, records: list[dict], order: np.ndarray) -> pl.Series:
-        """The item names with the new items' appended (from their `item_name_column`, null where
-        they have none), in the grown catalogue's order."""
-        column, names = self.bundle.config.item_name_column, self.bundle.item_names
-        assert names is not None
+    def _grown_names(self, names: pl.Series, records: list[dict], order: np.ndarray) -> pl.Series:
+        """`names` with the new items' appended (from their `item_name_column`, null where they
+        have none), in the grown catalogue's order."""
+        column = self.bundle.config.item_name_column
         new = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
         if column in new.columns:
             added = new[column].cast(pl.String)
